@@ -1,0 +1,122 @@
+//! Small helpers shared by the four example programs.
+//!
+//! They keep error handling and keyboard input out of the way so that every
+//! socket call stays visible in each example's `main`. None of them touches
+//! a socket.
+
+use std::fmt::Display;
+use std::io::{self, BufRead, Write};
+use std::process;
+use std::time::Duration;
+
+/// Prints `error: <message>` on standard error and ends the program with
+/// exit status 1.
+///
+/// This is the one way the examples stop on an error: one readable line
+/// for the user instead of a panic and a backtrace.
+pub fn fail(message: impl Display) -> ! {
+    eprintln!("error: {message}");
+    process::exit(1)
+}
+
+/// Turns a failed [`Result`] into a one-line error and an exit.
+pub trait OrExit<T> {
+    /// Returns the value on success; otherwise prints
+    /// `error: <what failed>: <the error>` and exits with status 1.
+    fn or_exit(self, what_failed: impl Display) -> T;
+}
+
+impl<T, E: Display> OrExit<T> for Result<T, E> {
+    fn or_exit(self, what_failed: impl Display) -> T {
+        match self {
+            Ok(value) => value,
+            Err(error) => fail(format_args!("{what_failed}: {error}")),
+        }
+    }
+}
+
+/// Shows `prompt`, reads one line from standard input and returns it
+/// without its line ending: the Rust counterpart of Python's
+/// `input(prompt)`.
+///
+/// Exits with an error when standard input is already closed (Python
+/// raises `EOFError` there) or is not valid UTF-8.
+pub fn input(prompt: &str) -> String {
+    print!("{prompt}");
+    // Standard output is line-buffered: without a flush the prompt would
+    // stay in the buffer until after the user typed the answer.
+    io::stdout().flush().or_exit("cannot write the prompt");
+    read_line(io::stdin().lock())
+        .or_exit("cannot read a line from standard input")
+}
+
+/// Reads one line from `reader` and strips its line ending (`\n` or
+/// `\r\n`). A closed input before any character is an error.
+fn read_line(mut reader: impl BufRead) -> io::Result<String> {
+    let mut line = String::new();
+    if reader.read_line(&mut line)? == 0 {
+        return Err(io::Error::new(
+            io::ErrorKind::UnexpectedEof,
+            "standard input was closed before a line was entered",
+        ));
+    }
+    if line.ends_with('\n') {
+        line.pop();
+        if line.ends_with('\r') {
+            line.pop();
+        }
+    }
+    Ok(line)
+}
+
+/// Parses a positive number of seconds such as `5` or `0.5`, for clap's
+/// `value_parser`.
+pub fn parse_seconds(text: &str) -> Result<Duration, String> {
+    let seconds: f64 = text
+        .parse()
+        .map_err(|_| format!("`{text}` is not a number of seconds"))?;
+    if !(seconds > 0.0 && seconds <= 86_400.0) {
+        return Err(format!(
+            "`{text}` is out of range: give more than 0 and at most 86400 \
+             seconds"
+        ));
+    }
+    Ok(Duration::from_secs_f64(seconds))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn read_line_strips_only_the_line_ending() {
+        let line = read_line(&b"  two words \r\nnext line\n"[..]).unwrap();
+        assert_eq!(line, "  two words ");
+        assert_eq!(read_line(&b"\n"[..]).unwrap(), "");
+        assert_eq!(
+            read_line(&b"no newline at end"[..]).unwrap(),
+            "no newline at end"
+        );
+    }
+
+    #[test]
+    fn read_line_reports_closed_input() {
+        let error = read_line(&b""[..]).unwrap_err();
+        assert_eq!(error.kind(), io::ErrorKind::UnexpectedEof);
+    }
+
+    #[test]
+    fn read_line_rejects_invalid_utf8() {
+        let error = read_line(&b"\xff\n"[..]).unwrap_err();
+        assert_eq!(error.kind(), io::ErrorKind::InvalidData);
+    }
+
+    #[test]
+    fn parse_seconds_accepts_fractions_and_rejects_the_rest() {
+        assert_eq!(parse_seconds("5"), Ok(Duration::from_secs(5)));
+        assert_eq!(parse_seconds("0.25"), Ok(Duration::from_millis(250)));
+        for bad in ["0", "-1", "nan", "inf", "1e9", "five", ""] {
+            assert!(parse_seconds(bad).is_err(), "{bad:?} was accepted");
+        }
+    }
+}
