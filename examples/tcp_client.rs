@@ -31,10 +31,7 @@ fn main() {
     let server_port = args.server_port;
     let mut client_socket =
         TcpStream::connect((server_name.as_str(), server_port)).or_exit(
-            format_args!(
-                "cannot connect to {server_name}:{server_port} (is tcp_server \
-             running there?)"
-            ),
+            format_args!("cannot connect to {server_name}:{server_port}"),
         );
     let sentence = input("Input lowercase sentence: ");
     // A TCP stream has no message boundaries: the newline tells the server
