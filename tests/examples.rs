@@ -1,0 +1,400 @@
+//! End-to-end tests: the four examples as real processes on loopback.
+//!
+//! Each test starts its own server on port 0 and runs the clients against
+//! it with piped standard input, the way a student runs them in two
+//! terminals.
+
+mod support;
+
+use std::io::{ErrorKind, Read, Write};
+use std::net::{Shutdown, TcpListener, TcpStream, UdpSocket};
+use std::time::{Duration, Instant};
+
+use socket2::SockRef;
+use support::{Server, client, expected_stdout, run_example};
+
+const PROTOCOLS: [(&str, &str); 2] =
+    [("udp_server", "udp_client"), ("tcp_server", "tcp_client")];
+
+#[test]
+fn round_trip_uppercases_the_sentence() {
+    for (server_name, client_name) in PROTOCOLS {
+        let mut server = Server::start(server_name);
+        let run = client(client_name, &server, "hello, world 123");
+        run.assert_success();
+        assert_eq!(
+            run.stdout,
+            expected_stdout("HELLO, WORLD 123"),
+            "{}",
+            run.describe()
+        );
+        server.expect_line("hello, world 123");
+    }
+}
+
+#[test]
+fn uppercase_is_unicode_aware_and_may_grow() {
+    for (server_name, client_name) in PROTOCOLS {
+        let mut server = Server::start(server_name);
+        let run = client(client_name, &server, "straße 안녕");
+        run.assert_success();
+        assert_eq!(
+            run.stdout,
+            expected_stdout("STRASSE 안녕"),
+            "{}",
+            run.describe()
+        );
+        server.expect_line("straße 안녕");
+    }
+}
+
+#[test]
+fn empty_line_gets_an_empty_reply() {
+    for (server_name, client_name) in PROTOCOLS {
+        let mut server = Server::start(server_name);
+        let run = client(client_name, &server, "");
+        run.assert_success();
+        assert_eq!(run.stdout, expected_stdout(""), "{}", run.describe());
+        server.expect_line("");
+        // The server is still there for the next client.
+        client(client_name, &server, "next").assert_success();
+        server.expect_line("next");
+    }
+}
+
+#[test]
+fn udp_truncates_a_3000_byte_line_to_the_2048_byte_buffer() {
+    let mut server = Server::start("udp_server");
+    let run = client("udp_client", &server, &"x".repeat(3000));
+    run.assert_success();
+    assert_eq!(
+        run.stdout,
+        expected_stdout(&"X".repeat(2048)),
+        "{}",
+        run.describe()
+    );
+    server.expect_line(&"x".repeat(2048));
+}
+
+#[test]
+fn tcp_returns_a_3000_byte_line_whole() {
+    let mut server = Server::start("tcp_server");
+    let run = client("tcp_client", &server, &"x".repeat(3000));
+    run.assert_success();
+    assert_eq!(
+        run.stdout,
+        expected_stdout(&"X".repeat(3000)),
+        "{}",
+        run.describe()
+    );
+    server.expect_line(&"x".repeat(3000));
+}
+
+#[test]
+fn udp_server_replaces_invalid_utf8_and_keeps_serving() {
+    let mut server = Server::start("udp_server");
+    let raw = UdpSocket::bind("127.0.0.1:0").unwrap();
+    raw.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    raw.send_to(b"caf\xc3 \xff ok", server.loopback()).unwrap();
+    let mut reply = [0; 2048];
+    let (length, _) = raw.recv_from(&mut reply).unwrap();
+    assert_eq!(&reply[..length], "CAF\u{FFFD} \u{FFFD} OK".as_bytes());
+    server.expect_line("caf\u{FFFD} \u{FFFD} ok");
+    let run = client("udp_client", &server, "still here?");
+    assert_eq!(
+        run.stdout,
+        expected_stdout("STILL HERE?"),
+        "{}",
+        run.describe()
+    );
+    server.assert_alive();
+}
+
+#[test]
+fn tcp_server_replaces_invalid_utf8_and_keeps_serving() {
+    let mut server = Server::start("tcp_server");
+    let mut raw = TcpStream::connect(server.loopback()).unwrap();
+    raw.write_all(b"caf\xc3 \xff ok\n").unwrap();
+    let mut reply = Vec::new();
+    raw.read_to_end(&mut reply).unwrap();
+    assert_eq!(reply, "CAF\u{FFFD} \u{FFFD} OK\n".as_bytes());
+    server.expect_line("caf\u{FFFD} \u{FFFD} ok");
+    let run = client("tcp_client", &server, "still here?");
+    assert_eq!(
+        run.stdout,
+        expected_stdout("STILL HERE?"),
+        "{}",
+        run.describe()
+    );
+    server.assert_alive();
+}
+
+#[test]
+fn fifty_clients_in_a_row_are_all_served() {
+    for (server_name, client_name) in PROTOCOLS {
+        let mut server = Server::start(server_name);
+        for number in 0..50 {
+            let sentence = format!("client number {number}");
+            let run = client(client_name, &server, &sentence);
+            run.assert_success();
+            let reply = sentence.to_uppercase();
+            assert_eq!(
+                run.stdout,
+                expected_stdout(&reply),
+                "{}",
+                run.describe()
+            );
+            server.expect_line(&sentence);
+        }
+    }
+}
+
+#[test]
+fn udp_client_without_server_times_out_with_a_clear_error() {
+    // A bound socket that never answers: nothing else can take its port
+    // while the client waits, and no reply ever comes.
+    let silent = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let port = silent.local_addr().unwrap().port().to_string();
+    let run = run_example(
+        "udp_client",
+        &[
+            "--server-name",
+            "127.0.0.1",
+            "--server-port",
+            &port,
+            "--timeout",
+            "1",
+        ],
+        b"is anybody there?\n",
+    );
+    run.assert_error("no reply from 127.0.0.1:");
+    assert!(
+        run.stderr.contains("UDP does not retransmit"),
+        "{}",
+        run.describe()
+    );
+    assert!(
+        run.elapsed >= Duration::from_secs(1)
+            && run.elapsed < Duration::from_secs(2),
+        "gave up after {:?}, not after the 1 s timeout\n{}",
+        run.elapsed,
+        run.describe()
+    );
+}
+
+#[test]
+fn tcp_client_without_server_is_refused_at_once() {
+    let port = free_tcp_port().to_string();
+    let run = run_example(
+        "tcp_client",
+        &["--server-name", "127.0.0.1", "--server-port", &port],
+        b"hello\n",
+    );
+    run.assert_error("Connection refused");
+    assert!(run.stdout.is_empty(), "{}", run.describe());
+    assert!(run.elapsed < Duration::from_secs(5), "{}", run.describe());
+}
+
+#[test]
+fn server_reports_a_port_already_in_use() {
+    let udp = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let port = udp.local_addr().unwrap().port().to_string();
+    let run = run_example(
+        "udp_server",
+        &["--bind", "127.0.0.1", "--port", &port],
+        b"",
+    );
+    run.assert_error("Address already in use");
+    assert!(run.stdout.is_empty(), "{}", run.describe());
+
+    let tcp = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = tcp.local_addr().unwrap().port().to_string();
+    let run = run_example(
+        "tcp_server",
+        &["--bind", "127.0.0.1", "--port", &port],
+        b"",
+    );
+    run.assert_error("Address already in use");
+}
+
+#[test]
+fn clients_report_an_unknown_host() {
+    for client_name in ["udp_client", "tcp_client"] {
+        let run = run_example(
+            client_name,
+            &["--server-name", "nosuch.invalid"],
+            b"hi\n",
+        );
+        run.assert_error("nosuch.invalid");
+        assert!(run.stderr.contains("lookup"), "{}", run.describe());
+    }
+}
+
+#[test]
+fn clients_report_closed_standard_input() {
+    for (server_name, client_name) in PROTOCOLS {
+        let server = Server::start(server_name);
+        let port = server.port().to_string();
+        let run = run_example(client_name, &["--server-port", &port], b"");
+        run.assert_error("standard input was closed");
+    }
+}
+
+#[test]
+fn help_documents_every_flag() {
+    let cases: [(&str, &[&str]); 4] = [
+        (
+            "udp_client",
+            &[
+                "--server-name",
+                "--server-port",
+                "--timeout",
+                "[default: 5]",
+            ],
+        ),
+        (
+            "tcp_client",
+            &["--server-name", "--server-port", "[default: localhost]"],
+        ),
+        (
+            "udp_server",
+            &["--port", "--bind", "[default: 12000]", "[default: 0.0.0.0]"],
+        ),
+        (
+            "tcp_server",
+            &["--port", "--bind", "[default: 12000]", "[default: 0.0.0.0]"],
+        ),
+    ];
+    for (name, needles) in cases {
+        let run = run_example(name, &["--help"], b"");
+        run.assert_success();
+        for needle in needles {
+            assert!(
+                run.stdout.contains(needle),
+                "no {needle:?}\n{}",
+                run.describe()
+            );
+        }
+    }
+}
+
+#[test]
+fn bad_flags_are_rejected_with_a_usage_error() {
+    let run = run_example("udp_server", &["--port", "70000"], b"");
+    assert_eq!(run.status.code(), Some(2), "{}", run.describe());
+    assert!(
+        run.stderr.starts_with("error: invalid value '70000'"),
+        "{}",
+        run.describe()
+    );
+    let run = run_example("udp_client", &["--timeout", "-1"], b"");
+    assert_eq!(run.status.code(), Some(2), "{}", run.describe());
+}
+
+#[test]
+fn tcp_server_reads_until_the_newline_however_the_bytes_arrive() {
+    let mut server = Server::start("tcp_server");
+    let mut raw = TcpStream::connect(server.loopback()).unwrap();
+    raw.set_nodelay(true).unwrap();
+    for byte in b"one byte at a time\n" {
+        raw.write_all(&[*byte]).unwrap();
+        raw.flush().unwrap();
+    }
+    let mut reply = String::new();
+    raw.read_to_string(&mut reply).unwrap();
+    assert_eq!(reply, "ONE BYTE AT A TIME\n");
+    server.expect_line("one byte at a time");
+}
+
+#[test]
+fn tcp_connect_succeeds_while_the_server_is_busy_with_another_client() {
+    let mut server = Server::start("tcp_server");
+    // The first client connects and says nothing: the one-at-a-time server
+    // is now stuck reading from it.
+    let mut first = TcpStream::connect(server.loopback()).unwrap();
+    // The kernel still completes the second handshake: connect returns
+    // although the server has not called accept for it.
+    let mut second = TcpStream::connect(server.loopback()).unwrap();
+    second.write_all(b"second\n").unwrap();
+    first.write_all(b"first\n").unwrap();
+    let mut reply = String::new();
+    first.read_to_string(&mut reply).unwrap();
+    assert_eq!(reply, "FIRST\n");
+    let mut reply = String::new();
+    second.read_to_string(&mut reply).unwrap();
+    assert_eq!(reply, "SECOND\n");
+    server.expect_line("first");
+    server.expect_line("second");
+}
+
+#[test]
+fn tcp_server_survives_clients_that_leave_or_reset() {
+    let mut server = Server::start("tcp_server");
+    // Connects and closes without sending: the server reads end of stream.
+    drop(TcpStream::connect(server.loopback()).unwrap());
+    server.expect_line("");
+    // Sends half a line, then resets the connection (SO_LINGER 0).
+    let reset = TcpStream::connect(server.loopback()).unwrap();
+    (&reset).write_all(b"half a li").unwrap();
+    SockRef::from(&reset)
+        .set_linger(Some(Duration::ZERO))
+        .unwrap();
+    drop(reset);
+    // Writes a line and shuts down before the reply arrives.
+    let mut gone = TcpStream::connect(server.loopback()).unwrap();
+    gone.write_all(b"bye\n").unwrap();
+    gone.shutdown(Shutdown::Both).unwrap();
+    drop(gone);
+    let run = client("tcp_client", &server, "anyone else");
+    assert_eq!(
+        run.stdout,
+        expected_stdout("ANYONE ELSE"),
+        "{}",
+        run.describe()
+    );
+    server.assert_alive();
+}
+
+#[test]
+fn tcp_server_closing_with_unread_data_resets_the_connection() {
+    let mut server = Server::start("tcp_server");
+    let mut raw = TcpStream::connect(server.loopback()).unwrap();
+    // A line and 4000 more bytes in one write: the server's first read
+    // takes at most 2048 bytes, so at least 1958 of them are still unread
+    // in its receive buffer when it closes after replying.
+    let mut request = b"first\n".to_vec();
+    request.extend_from_slice(&[b'x'; 4000]);
+    raw.write_all(&request).unwrap();
+    server.expect_line("first");
+    let started = Instant::now();
+    let mut received = Vec::new();
+    let mut chunk = [0; 64];
+    let error = loop {
+        match raw.read(&mut chunk) {
+            Ok(0) => panic!(
+                "orderly end of stream (FIN), expected a reset; got {received:?}"
+            ),
+            Ok(n) => received.extend_from_slice(&chunk[..n]),
+            Err(error) => break error,
+        }
+        assert!(started.elapsed() < Duration::from_secs(10));
+    };
+    assert_eq!(error.kind(), ErrorKind::ConnectionReset, "{error}");
+}
+
+#[test]
+fn largest_udp_payload_over_ipv4_is_65507_bytes() {
+    let sender = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let receiver = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let target = receiver.local_addr().unwrap();
+    assert_eq!(sender.send_to(&vec![0; 65_507], target).unwrap(), 65_507);
+    let error = sender.send_to(&vec![0; 65_508], target).unwrap_err();
+    // EMSGSIZE, "Message too long" (90 on Linux).
+    assert_eq!(error.raw_os_error(), Some(90), "{error}");
+}
+
+/// A TCP port on which nothing listens: bound, then closed again.
+fn free_tcp_port() -> u16 {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.local_addr().unwrap().port()
+}
