@@ -1,1 +1,116 @@
-fn main() {}
+//! Project automation, run as `cargo xtask <task>` (alias in
+//! .cargo/config.toml). Every task a contributor needs is here:
+//!
+//! - `cargo xtask book`: build the HTML book with mdBook 0.5.4 and check it.
+//! - `cargo xtask serve --open`: build, then serve it and open a browser.
+//! - `cargo xtask ci`: everything CI runs (fmt, clippy, tests, book).
+//! - `cargo xtask bless`: rewrite the book's console transcripts from
+//!   real runs after an intended change in the programs' output.
+
+mod book;
+mod checks;
+mod serve;
+
+use std::net::IpAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitCode};
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(about = "Build, check and serve the book; run what CI runs")]
+struct Cli {
+    #[command(subcommand)]
+    task: Task,
+}
+
+#[derive(Subcommand)]
+enum Task {
+    /// Build the book into book/book/ and check it (fails on any mdBook
+    /// warning, unresolved include, broken link or uncovered line)
+    Book,
+    /// Build the book, then serve it over HTTP until Ctrl-C
+    Serve {
+        /// Port to serve on (0 picks a free one)
+        #[arg(long, default_value_t = 3000)]
+        port: u16,
+        /// Address to serve on; 0.0.0.0 makes it reachable from other hosts
+        #[arg(long, default_value = "127.0.0.1")]
+        bind: IpAddr,
+        /// Open the book in the default web browser
+        #[arg(long)]
+        open: bool,
+    },
+    /// Run every check CI runs: fmt, clippy, all tests, the book
+    Ci,
+    /// Rewrite book/src/output/ from real runs of the examples
+    Bless,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.task {
+        Task::Book => book::build_and_check(&root()).map(|html| {
+            println!("book: HTML written to {}", html.display());
+        }),
+        Task::Serve { port, bind, open } => book::build_and_check(&root())
+            .and_then(|html| serve::serve(&html, (bind, port).into(), open)),
+        Task::Ci => ci(),
+        Task::Bless => {
+            cargo(&["test", "--test", "transcripts"], &[("BLESS", "1")])
+        }
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("error: {error}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// The workspace root (the parent of xtask/).
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("xtask lives in the workspace root")
+        .to_path_buf()
+}
+
+fn ci() -> Result<(), String> {
+    cargo(&["fmt", "--all", "--", "--check"], &[])?;
+    cargo(
+        &[
+            "clippy",
+            "--workspace",
+            "--all-targets",
+            "--",
+            "-D",
+            "warnings",
+        ],
+        &[],
+    )?;
+    // The examples' own #[test]s, the library's unit tests, the
+    // end-to-end tests, and xtask's tests of the book checks.
+    cargo(&["test", "--workspace"], &[])?;
+    let html = book::build_and_check(&root())?;
+    println!("book: built and checked, HTML in {}", html.display());
+    Ok(())
+}
+
+/// Runs `cargo <args>` in the workspace root; an error names the command.
+fn cargo(args: &[&str], env: &[(&str, &str)]) -> Result<(), String> {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    println!("xtask: cargo {}", args.join(" "));
+    let status = Command::new(&cargo)
+        .args(args)
+        .envs(env.iter().copied())
+        .current_dir(root())
+        .status()
+        .map_err(|error| format!("cannot run {cargo}: {error}"))?;
+    if status.success() {
+        Ok(())
+    } else {
+        Err(format!("`cargo {}` failed ({status})", args.join(" ")))
+    }
+}

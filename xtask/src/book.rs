@@ -1,0 +1,204 @@
+//! Builds the book with mdBook's own library and fails on anything that
+//! would let the book drift from the code.
+
+use std::fmt::Write as _;
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use mdbook_driver::MDBook;
+use tracing::field::{Field, Visit};
+use tracing::{Event, Level, Subscriber};
+use tracing_subscriber::Layer;
+use tracing_subscriber::layer::{Context, SubscriberExt};
+
+use crate::checks;
+
+/// Builds `root/book` into `root/book/book` and checks sources and HTML.
+/// Returns the folder with the HTML.
+pub fn build_and_check(root: &Path) -> Result<PathBuf, String> {
+    build_and_check_book(root, &root.join("book"))
+}
+
+/// Same as [`build_and_check`] for any book folder (tests use made-up ones).
+pub fn build_and_check_book(
+    root: &Path,
+    book_dir: &Path,
+) -> Result<PathBuf, String> {
+    let src_dir = book_dir.join("src");
+    let mut errors = Vec::new();
+    let walks = checks::check_sources(root, &src_dir).unwrap_or_else(|found| {
+        errors.extend(found);
+        Vec::new()
+    });
+
+    let html_dir = build(book_dir)?;
+    errors.extend(checks::check_html(&html_dir));
+    for walk in &walks {
+        let relative = walk.chapter.strip_prefix(&src_dir).unwrap();
+        let page = html_dir.join(relative).with_extension("html");
+        let page_html = fs::read_to_string(&page).unwrap_or_default();
+        let source = fs::read_to_string(&walk.file).unwrap_or_default();
+        if let Err(error) = checks::check_whole_listing(&page_html, &source) {
+            errors.push(format!(
+                "{}: the whole listing of {}: {error}",
+                page.display(),
+                walk.file.display()
+            ));
+        }
+    }
+    if errors.is_empty() {
+        Ok(html_dir)
+    } else {
+        Err(format!(
+            "the book breaks {} rule(s):\n  {}",
+            errors.len(),
+            errors.join("\n  ")
+        ))
+    }
+}
+
+/// Runs mdBook; any warning or error it logs fails the build (mdBook
+/// itself exits 0 after, for example, an include of a missing file).
+fn build(book_dir: &Path) -> Result<PathBuf, String> {
+    let problems = Arc::new(Mutex::new(Vec::new()));
+    let subscriber = tracing_subscriber::registry()
+        .with(
+            tracing_subscriber::fmt::layer()
+                .with_writer(std::io::stderr)
+                .with_target(false)
+                .without_time()
+                .with_filter(tracing_subscriber::filter::LevelFilter::WARN),
+        )
+        .with(Problems(Arc::clone(&problems)));
+    let result = tracing::subscriber::with_default(subscriber, || {
+        let book = MDBook::load(book_dir)?;
+        book.build()?;
+        Ok::<_, mdbook_driver::errors::Error>(book.build_dir_for("html"))
+    });
+    let html_dir =
+        result.map_err(|error| format!("mdBook failed: {error:#}"))?;
+    let problems = problems.lock().unwrap();
+    if !problems.is_empty() {
+        return Err(format!(
+            "mdBook reported {} problem(s):\n  {}",
+            problems.len(),
+            problems.join("\n  ")
+        ));
+    }
+    Ok(html_dir)
+}
+
+/// Records the text of every warning and error event.
+struct Problems(Arc<Mutex<Vec<String>>>);
+
+impl<S: Subscriber> Layer<S> for Problems {
+    fn on_event(&self, event: &Event<'_>, _: Context<'_, S>) {
+        // Levels order by verbosity: WARN and ERROR are the "smallest".
+        if *event.metadata().level() <= Level::WARN {
+            let mut text = String::new();
+            event.record(&mut Message(&mut text));
+            self.0.lock().unwrap().push(text);
+        }
+    }
+}
+
+struct Message<'a>(&'a mut String);
+
+impl Visit for Message<'_> {
+    fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
+        if field.name() == "message" {
+            let _ = write!(self.0, "{value:?}");
+        } else {
+            let _ = write!(self.0, " {}={value:?}", field.name());
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A made-up project with one example and a book that walks it.
+    fn project(chapter: &str) -> tempfile::TempDir {
+        project_with(chapter, "[output.html.playground]\nrunnable = false\n")
+    }
+
+    fn project_with(chapter: &str, config: &str) -> tempfile::TempDir {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        fs::create_dir_all(root.join("examples")).unwrap();
+        fs::create_dir_all(root.join("book/src")).unwrap();
+        fs::write(
+            root.join("examples/hello.rs"),
+            "fn main() {\n    hi();\n}\n",
+        )
+        .unwrap();
+        fs::write(
+            root.join("book/book.toml"),
+            format!("[book]\ntitle = \"t\"\n{config}"),
+        )
+        .unwrap();
+        fs::write(
+            root.join("book/src/SUMMARY.md"),
+            "# S\n\n- [Hello](hello.md)\n",
+        )
+        .unwrap();
+        fs::write(root.join("book/src/hello.md"), chapter).unwrap();
+        dir
+    }
+
+    const GOOD: &str = "# Hello\n\n```rust\n{{#include ../../examples/hello.rs}}\n```\n\n\
+                        ```rust\n{{#include ../../examples/hello.rs:1:3}}\n```\n";
+
+    #[test]
+    fn a_correct_book_builds_and_passes() {
+        let dir = project(GOOD);
+        let html =
+            build_and_check_book(dir.path(), &dir.path().join("book")).unwrap();
+        assert!(html.join("hello.html").exists());
+    }
+
+    #[test]
+    fn a_missing_include_fails_although_mdbook_exits_zero() {
+        let chapter = format!(
+            "{GOOD}\n```text\n{{{{#include nothing-here.txt}}}}\n```\n"
+        );
+        let dir = project(&chapter);
+        let error = build_and_check_book(dir.path(), &dir.path().join("book"))
+            .unwrap_err();
+        assert!(error.contains("mdBook reported"), "{error}");
+        assert!(error.contains("nothing-here.txt"), "{error}");
+    }
+
+    #[test]
+    fn an_unwalked_line_fails() {
+        let chapter = GOOD.replace("hello.rs:1:3", "hello.rs:1:2");
+        let dir = project(&chapter);
+        let error = build_and_check_book(dir.path(), &dir.path().join("book"))
+            .unwrap_err();
+        assert!(error.contains("lines 3-3 are not shown"), "{error}");
+        assert!(error.contains("has no chapter that walks it"), "{error}");
+    }
+
+    #[test]
+    fn a_run_button_fails() {
+        let dir = project_with(GOOD, "");
+        let error = build_and_check_book(dir.path(), &dir.path().join("book"))
+            .unwrap_err();
+        assert!(
+            error.contains("hello.html: a code block has a playground button"),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn a_broken_anchor_fails() {
+        let chapter =
+            format!("{GOOD}\nSee [there](hello.md#no-such-heading).\n");
+        let dir = project(&chapter);
+        let error = build_and_check_book(dir.path(), &dir.path().join("book"))
+            .unwrap_err();
+        assert!(error.contains("no such anchor"), "{error}");
+    }
+}
