@@ -12,7 +12,7 @@ use std::io::{BufRead, BufReader, Write};
 use std::net::TcpStream;
 
 use clap::Parser;
-use socket_walkthrough::{OrExit, input};
+use socket_walkthrough::{OrExit, fail, input};
 
 /// Send one line to the TCP uppercase server and print its reply.
 #[derive(Parser)]
@@ -43,8 +43,13 @@ fn main() {
     BufReader::with_capacity(2048, &client_socket)
         .read_until(b'\n', &mut modified_sentence)
         .or_exit("cannot receive the reply");
+    // read_until also stops at the end of the stream: a reply without its
+    // newline means the server closed the connection halfway.
+    if modified_sentence.pop() != Some(b'\n') {
+        fail("the server closed the connection before the end of its reply");
+    }
     let modified_sentence = String::from_utf8_lossy(&modified_sentence);
-    println!("From Server: {}", modified_sentence.trim_end_matches('\n'));
+    println!("From Server: {modified_sentence}");
     drop(client_socket);
 }
 

@@ -77,6 +77,19 @@ fn udp_truncates_a_3000_byte_line_to_the_2048_byte_buffer() {
 }
 
 #[test]
+fn udp_client_cuts_a_reply_longer_than_its_2048_byte_buffer() {
+    // 1024 × ɐ is 2048 bytes; its uppercase Ɐ takes 3 bytes, so the reply
+    // is 3072 bytes. The client keeps 2048 of them: 682 whole Ɐ and the
+    // first two bytes of the next one, which print as U+FFFD.
+    let mut server = Server::start("udp_server");
+    let run = client("udp_client", &server, &"ɐ".repeat(1024));
+    run.assert_success();
+    let kept = format!("{}\u{FFFD}", "Ɐ".repeat(682));
+    assert_eq!(run.stdout, expected_stdout(&kept), "{}", run.describe());
+    server.expect_line(&"ɐ".repeat(1024));
+}
+
+#[test]
 fn tcp_returns_a_3000_byte_line_whole() {
     let mut server = Server::start("tcp_server");
     let run = client("tcp_client", &server, &"x".repeat(3000));
@@ -289,6 +302,111 @@ fn bad_flags_are_rejected_with_a_usage_error() {
     );
     let run = run_example("udp_client", &["--timeout", "-1"], b"");
     assert_eq!(run.status.code(), Some(2), "{}", run.describe());
+    let run = run_example("tcp_client", &["--server-port", "65536"], b"");
+    assert_eq!(run.status.code(), Some(2), "{}", run.describe());
+    assert!(
+        run.stderr.starts_with("error: invalid value '65536'"),
+        "{}",
+        run.describe()
+    );
+}
+
+#[test]
+fn tcp_server_accepts_crlf_line_endings() {
+    let mut server = Server::start("tcp_server");
+    let mut raw = TcpStream::connect(server.loopback()).unwrap();
+    raw.write_all(b"from telnet\r\n").unwrap();
+    let mut reply = String::new();
+    raw.read_to_string(&mut reply).unwrap();
+    assert_eq!(reply, "FROM TELNET\n");
+    server.expect_line("from telnet");
+}
+
+#[test]
+fn tcp_server_stops_reading_a_line_at_64_kib() {
+    let mut server = Server::start("tcp_server");
+    let mut raw = TcpStream::connect(server.loopback()).unwrap();
+    // 70,000 bytes and no newline: the server must not wait for more.
+    raw.write_all(&[b'y'; 70_000]).unwrap();
+    server.expect_line(&"y".repeat(64 * 1024));
+    drop(raw);
+    let run = client("tcp_client", &server, "after the flood");
+    assert_eq!(
+        run.stdout,
+        expected_stdout("AFTER THE FLOOD"),
+        "{}",
+        run.describe()
+    );
+}
+
+#[test]
+fn tcp_client_reports_a_reply_cut_short() {
+    // A fake server that answers without the final newline and hangs up.
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port().to_string();
+    let fake = std::thread::spawn(move || {
+        let (mut connection, _) = listener.accept().unwrap();
+        let mut request = [0; 64];
+        let _ = connection.read(&mut request).unwrap();
+        connection.write_all(b"HALF A REP").unwrap();
+    });
+    let run = run_example(
+        "tcp_client",
+        &["--server-name", "127.0.0.1", "--server-port", &port],
+        b"half a reply\n",
+    );
+    fake.join().unwrap();
+    run.assert_error(
+        "the server closed the connection before the end of its reply",
+    );
+}
+
+#[test]
+fn tcp_server_restarts_on_its_port_at_once() {
+    let first = Server::start("tcp_server");
+    let port = first.port().to_string();
+    // The server closes first after replying, so its side of this
+    // connection is now in TIME_WAIT on the server's port.
+    client("tcp_client", &first, "leave a time-wait behind").assert_success();
+    drop(first);
+    let second = Server::start_with(
+        "tcp_server",
+        &["--bind", "127.0.0.1", "--port", &port],
+    );
+    assert_eq!(second.port().to_string(), port);
+    let run = client("tcp_client", &second, "back again");
+    assert_eq!(
+        run.stdout,
+        expected_stdout("BACK AGAIN"),
+        "{}",
+        run.describe()
+    );
+}
+
+#[test]
+fn servers_and_clients_work_over_ipv6_loopback() {
+    if UdpSocket::bind("[::1]:0").is_err() {
+        eprintln!("skipped: this machine has no IPv6 loopback (::1)");
+        return;
+    }
+    for (server_name, client_name) in PROTOCOLS {
+        let mut server =
+            Server::start_with(server_name, &["--bind", "::1", "--port", "0"]);
+        assert!(server.address.is_ipv6(), "{}", server.describe());
+        let port = server.port().to_string();
+        let run = run_example(
+            client_name,
+            &["--server-name", "::1", "--server-port", &port],
+            b"over ipv6\n",
+        );
+        assert_eq!(
+            run.stdout,
+            expected_stdout("OVER IPV6"),
+            "{}",
+            run.describe()
+        );
+        server.expect_line("over ipv6");
+    }
 }
 
 #[test]
@@ -296,14 +414,15 @@ fn tcp_server_reads_until_the_newline_however_the_bytes_arrive() {
     let mut server = Server::start("tcp_server");
     let mut raw = TcpStream::connect(server.loopback()).unwrap();
     raw.set_nodelay(true).unwrap();
-    for byte in b"one byte at a time\n" {
+    // Also splits the two-byte ß and the three-byte 안 and 녕 across writes.
+    for byte in "straße 안녕, one byte at a time\n".as_bytes() {
         raw.write_all(&[*byte]).unwrap();
         raw.flush().unwrap();
     }
     let mut reply = String::new();
     raw.read_to_string(&mut reply).unwrap();
-    assert_eq!(reply, "ONE BYTE AT A TIME\n");
-    server.expect_line("one byte at a time");
+    assert_eq!(reply, "STRASSE 안녕, ONE BYTE AT A TIME\n");
+    server.expect_line("straße 안녕, one byte at a time");
 }
 
 #[test]
