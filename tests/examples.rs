@@ -196,6 +196,65 @@ fn udp_client_without_server_times_out_with_a_clear_error() {
 }
 
 #[test]
+fn udp_client_also_times_out_on_a_closed_port() {
+    // Linux answers with ICMP port unreachable, but the client's socket is
+    // not connected, so the error never reaches it: it waits and times out.
+    let port = UdpSocket::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let run = run_example(
+        "udp_client",
+        &[
+            "--server-name",
+            "127.0.0.1",
+            "--server-port",
+            &port.to_string(),
+            "--timeout",
+            "1",
+        ],
+        b"hello?\n",
+    );
+    run.assert_error("no reply from 127.0.0.1:");
+}
+
+#[test]
+fn icmp_port_unreachable_reaches_only_a_connected_udp_socket() {
+    let port = UdpSocket::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let connected = UdpSocket::bind("127.0.0.1:0").unwrap();
+    connected
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    connected.connect(("127.0.0.1", port)).unwrap();
+    connected.send(b"hello?").unwrap();
+    let error = connected.recv(&mut [0; 64]).unwrap_err();
+    assert_eq!(error.kind(), ErrorKind::ConnectionRefused, "{error}");
+}
+
+#[test]
+fn udp_and_tcp_servers_share_a_port_number() {
+    let mut udp = Server::start("udp_server");
+    assert_eq!(udp.address.ip().to_string(), "127.0.0.1");
+    let port = udp.port().to_string();
+    let mut tcp = Server::start_with(
+        "tcp_server",
+        &["--bind", "127.0.0.1", "--port", &port],
+    );
+    assert_eq!(tcp.address, udp.address);
+    let run = client("udp_client", &udp, "to udp");
+    assert_eq!(run.stdout, expected_stdout("TO UDP"), "{}", run.describe());
+    let run = client("tcp_client", &tcp, "to tcp");
+    assert_eq!(run.stdout, expected_stdout("TO TCP"), "{}", run.describe());
+    udp.expect_line("to udp");
+    tcp.expect_line("to tcp");
+}
+
+#[test]
 fn tcp_client_without_server_is_refused_at_once() {
     let port = free_tcp_port().to_string();
     let run = run_example(
@@ -300,8 +359,9 @@ fn bad_flags_are_rejected_with_a_usage_error() {
         "{}",
         run.describe()
     );
-    let run = run_example("udp_client", &["--timeout", "-1"], b"");
+    let run = run_example("udp_client", &["--timeout=-1"], b"");
     assert_eq!(run.status.code(), Some(2), "{}", run.describe());
+    assert!(run.stderr.contains("out of range"), "{}", run.describe());
     let run = run_example("tcp_client", &["--server-port", "65536"], b"");
     assert_eq!(run.status.code(), Some(2), "{}", run.describe());
     assert!(
