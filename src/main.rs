@@ -1,0 +1,41 @@
+//! The socket lab: live experiments that show how UDP and TCP differ, and a
+//! lossy UDP relay to put between the examples.
+//!
+//!     cargo run -- compare            # all eight experiments
+//!     cargo run -- compare boundaries # one of them
+//!     cargo run -- relay --listen 127.0.0.1:12001 --server 127.0.0.1:12000
+
+mod compare;
+mod relay;
+
+use clap::{Parser, Subcommand};
+
+/// Experiments with UDP and TCP sockets on this machine.
+#[derive(Parser)]
+#[command(name = "socket-walkthrough", version)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run UDP and TCP side by side on loopback and print what differs
+    Compare(compare::Args),
+    /// Relay UDP datagrams between a client and a server, losing,
+    /// delaying, duplicating and reordering some on purpose
+    Relay(relay::Args),
+}
+
+fn main() {
+    match Cli::parse().command {
+        Command::Compare(args) => compare::run(args),
+        Command::Relay(args) => relay::run(args),
+    }
+}
+
+#[test]
+fn flags_are_well_formed() {
+    use clap::CommandFactory;
+    Cli::command().debug_assert();
+}
