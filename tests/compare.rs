@@ -5,58 +5,12 @@
 
 mod support;
 
-use std::io::Read;
-use std::process::{Command, Stdio};
-use std::thread::{self, JoinHandle};
-use std::time::Instant;
-
 use serde_json::{Value, json};
-use support::{RUN_LIMIT, Run};
-use wait_timeout::ChildExt;
+use support::Run;
 
-/// Runs the lab binary with `args` and waits for it to exit (killing it
-/// after [`RUN_LIMIT`]).
+/// Runs the lab binary with `args`.
 fn lab(args: &[&str]) -> Run {
-    let command = format!("socket-walkthrough {}", args.join(" "));
-    let started = Instant::now();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_socket-walkthrough"))
-        .args(args)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap_or_else(|e| panic!("cannot start {command}: {e}"));
-    let stdout = read_all(child.stdout.take().unwrap());
-    let stderr = read_all(child.stderr.take().unwrap());
-    let finished = child.wait_timeout(RUN_LIMIT).unwrap();
-    let status = match finished {
-        Some(status) => status,
-        None => {
-            child.kill().unwrap();
-            child.wait().unwrap()
-        }
-    };
-    let run = Run {
-        command,
-        status,
-        stdout: stdout.join().unwrap(),
-        stderr: stderr.join().unwrap(),
-        elapsed: started.elapsed(),
-    };
-    assert!(
-        finished.is_some(),
-        "killed after {RUN_LIMIT:?}\n{}",
-        run.describe()
-    );
-    run
-}
-
-fn read_all(mut pipe: impl Read + Send + 'static) -> JoinHandle<String> {
-    thread::spawn(move || {
-        let mut text = String::new();
-        pipe.read_to_string(&mut text).expect("output is not UTF-8");
-        text
-    })
+    support::run_lab(args, b"")
 }
 
 /// One experiment's JSON results, with the run for failure messages.

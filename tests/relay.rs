@@ -18,7 +18,6 @@ use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
 use support::{RUN_LIMIT, Run, Server, expected_stdout, run_example};
-use wait_timeout::ChildExt;
 
 const BINARY: &str = env!("CARGO_BIN_EXE_socket-walkthrough");
 /// How long a test waits for any one line or datagram before failing.
@@ -406,40 +405,9 @@ fn udp_client(relay: &Relay, line: &str, timeout: &str) -> Run {
 /// Runs `socket-walkthrough relay <args>` to its end (for the ones that
 /// end: errors and `--help`).
 fn run_relay(args: &[&str]) -> Run {
-    let command = format!("socket-walkthrough relay {}", args.join(" "));
-    let started = Instant::now();
-    let mut child = Command::new(BINARY)
-        .arg("relay")
-        .args(args)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap_or_else(|e| panic!("cannot start {command}: {e}"));
-    let stdout = read_all(child.stdout.take().unwrap());
-    let stderr = read_all(child.stderr.take().unwrap());
-    let status = match child.wait_timeout(RUN_LIMIT).unwrap() {
-        Some(status) => status,
-        None => {
-            child.kill().unwrap();
-            child.wait().unwrap()
-        }
-    };
-    Run {
-        command,
-        status,
-        stdout: stdout.join().unwrap(),
-        stderr: stderr.join().unwrap(),
-        elapsed: started.elapsed(),
-    }
-}
-
-fn read_all(mut pipe: impl Read + Send + 'static) -> JoinHandle<String> {
-    thread::spawn(move || {
-        let mut text = String::new();
-        pipe.read_to_string(&mut text).unwrap();
-        text
-    })
+    let mut all_args = vec!["relay"];
+    all_args.extend(args);
+    support::run_lab(&all_args, b"")
 }
 
 /// One line of the relay's log, e.g.

@@ -8,7 +8,7 @@
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdout, Command, ExitStatus, Stdio};
 use std::sync::mpsc::{self, Receiver};
 use std::sync::{Arc, Mutex, OnceLock};
@@ -234,9 +234,27 @@ impl Run {
 /// Runs example `name` with `args`, feeding `stdin`, and waits for it to
 /// exit (killing it after [`RUN_LIMIT`]).
 pub fn run_example(name: &str, args: &[&str], stdin: &[u8]) -> Run {
-    let command = format!("{name} {}", args.join(" "));
+    run_program(&example(name), name, args, stdin)
+}
+
+/// Runs the lab binary (`socket-walkthrough`, src/main.rs) the same way.
+pub fn run_lab(args: &[&str], stdin: &[u8]) -> Run {
+    let path = Path::new(env!("CARGO_BIN_EXE_socket-walkthrough"));
+    run_program(path, "socket-walkthrough", args, stdin)
+}
+
+/// Runs `program` (shown as `label` in failure messages) with `args`,
+/// feeding `stdin`, and waits for it to exit (killing it after
+/// [`RUN_LIMIT`]).
+pub fn run_program(
+    program: &Path,
+    label: &str,
+    args: &[&str],
+    stdin: &[u8],
+) -> Run {
+    let command = format!("{label} {}", args.join(" "));
     let started = Instant::now();
-    let mut child = Command::new(example(name))
+    let mut child = Command::new(program)
         .args(args)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
