@@ -3,7 +3,8 @@
 //!
 //! - `cargo xtask book`: build the HTML book with mdBook 0.5.4 and check it.
 //! - `cargo xtask serve --open`: build, then serve it and open a browser.
-//! - `cargo xtask ci`: everything CI runs (fmt, clippy, tests, book).
+//! - `cargo xtask ci`: everything CI runs (fmt, clippy, tests, book, the
+//!   book in a browser).
 //! - `cargo xtask bless`: rewrite the book's console transcripts from
 //!   real runs after an intended change in the programs' output.
 
@@ -41,7 +42,8 @@ enum Task {
         #[arg(long)]
         open: bool,
     },
-    /// Run every check CI runs: fmt, clippy, all tests, the book
+    /// Run every check CI runs: fmt, clippy, all tests, the book, and the
+    /// browser tests of the book (installs Chromium with apt-get as root)
     Ci,
     /// Rewrite book/src/output/ from real runs of the examples
     Bless,
@@ -91,11 +93,72 @@ fn ci() -> Result<(), String> {
         &[],
     )?;
     // The examples' own #[test]s, the library's unit tests, the
-    // end-to-end tests, and xtask's tests of the book checks.
-    cargo(&["test", "--workspace"], &[])?;
+    // end-to-end tests, and xtask's tests of the book checks. The browser
+    // tests come last: they need the checked book and a Chromium.
+    cargo(&["test", "--workspace", "--exclude", "browser-tests"], &[])?;
     let html = book::build_and_check(&root())?;
     println!("book: built and checked, HTML in {}", html.display());
-    Ok(())
+    ensure_chromium()?;
+    cargo(&["test", "-p", "browser-tests"], &[])
+}
+
+/// The browser tests drive the system's Chromium. As root on a system
+/// with apt-get (a Debian or Ubuntu CI container) this installs it;
+/// anywhere else the error says how.
+fn ensure_chromium() -> Result<(), String> {
+    if chromium_installed() {
+        return Ok(());
+    }
+    if !(on_path("apt-get") && is_root()) {
+        return Err("the browser tests need Chromium (/usr/bin/chromium or \
+                    `chromium` on PATH); install it, e.g. with \
+                    `sudo apt-get install chromium`, and run again"
+            .into());
+    }
+    apt_get(&["update"])?;
+    apt_get(&["install", "-y", "--no-install-recommends", "chromium"])?;
+    if chromium_installed() {
+        Ok(())
+    } else {
+        Err("apt-get installed chromium, but there is no \
+             /usr/bin/chromium"
+            .into())
+    }
+}
+
+/// Where the browser tests look for it, in the same order.
+fn chromium_installed() -> bool {
+    Path::new("/usr/bin/chromium").is_file() || on_path("chromium")
+}
+
+fn on_path(program: &str) -> bool {
+    std::env::var_os("PATH").is_some_and(|path| {
+        std::env::split_paths(&path).any(|dir| dir.join(program).is_file())
+    })
+}
+
+/// Whether this process runs as root (`id -u` prints 0); false where
+/// there is no `id`.
+fn is_root() -> bool {
+    Command::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|output| output.stdout.trim_ascii() == b"0")
+}
+
+/// Runs `apt-get <args>` without questions; an error names the command.
+fn apt_get(args: &[&str]) -> Result<(), String> {
+    println!("xtask: apt-get {}", args.join(" "));
+    let status = Command::new("apt-get")
+        .args(args)
+        .env("DEBIAN_FRONTEND", "noninteractive")
+        .status()
+        .map_err(|error| format!("cannot run apt-get: {error}"))?;
+    if status.success() {
+        Ok(())
+    } else {
+        Err(format!("`apt-get {}` failed ({status})", args.join(" ")))
+    }
 }
 
 /// Runs `cargo <args>` in the workspace root; an error names the command.
