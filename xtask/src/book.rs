@@ -182,6 +182,58 @@ mod tests {
     }
 
     #[test]
+    fn an_exercise_solution_page_shows_key_lines_only() {
+        let dir = project(GOOD);
+        let root = dir.path();
+        fs::write(
+            root.join("examples/solution.rs"),
+            "fn main() {\n    a();\n    b();\n}\n",
+        )
+        .unwrap();
+        fs::create_dir_all(root.join("book/src/exercises")).unwrap();
+        fs::write(
+            root.join("book/src/exercises/solution.md"),
+            "# S\n\n```rust\n{{#include ../../../examples/solution.rs}}\n```\n\n\
+             ```rust\n{{#include ../../../examples/solution.rs:3:3}}\n```\n",
+        )
+        .unwrap();
+        fs::write(
+            root.join("book/src/SUMMARY.md"),
+            "# S\n\n- [Hello](hello.md)\n- [Solution](exercises/solution.md)\n",
+        )
+        .unwrap();
+        build_and_check_book(root, &root.join("book")).unwrap();
+        // The same page outside exercises/ must walk every line.
+        fs::remove_file(root.join("book/src/exercises/solution.md")).unwrap();
+        fs::write(
+            root.join("book/src/solution.md"),
+            "# S\n\n```rust\n{{#include ../../examples/solution.rs}}\n```\n\n\
+             ```rust\n{{#include ../../examples/solution.rs:3:3}}\n```\n",
+        )
+        .unwrap();
+        fs::write(
+            root.join("book/src/SUMMARY.md"),
+            "# S\n\n- [Hello](hello.md)\n- [Solution](solution.md)\n",
+        )
+        .unwrap();
+        let error = build_and_check_book(root, &root.join("book")).unwrap_err();
+        assert!(error.contains("lines 1-2 are not shown"), "{error}");
+    }
+
+    #[test]
+    fn an_example_missing_from_the_book_fails() {
+        let dir = project(GOOD);
+        fs::write(dir.path().join("examples/extra.rs"), "fn main() {}\n")
+            .unwrap();
+        let error = build_and_check_book(dir.path(), &dir.path().join("book"))
+            .unwrap_err();
+        assert!(
+            error.contains("extra.rs is not shown whole in any chapter"),
+            "{error}"
+        );
+    }
+
+    #[test]
     fn a_run_button_fails() {
         let dir = project_with(GOOD, "");
         let error = build_and_check_book(dir.path(), &dir.path().join("book"))

@@ -140,14 +140,20 @@ fn normalize(path: &Path) -> PathBuf {
 
 /// Checks that `ranges`, in the order given, show every non-blank line of
 /// `source` exactly once, in ascending order.
+/// With `every_line` false (an exercise's solution page, which shows only
+/// the key lines) the fragments must still follow the file in order.
 pub fn check_coverage(
     source: &str,
     ranges: &[(usize, usize)],
+    every_line: bool,
 ) -> Result<(), Vec<String>> {
     let lines: Vec<&str> = source.lines().collect();
     let mut errors = Vec::new();
     let mut next = 1; // the first line not shown yet
     let unexplained = |from: usize, to: usize, errors: &mut Vec<String>| {
+        if !every_line {
+            return;
+        }
         let missing: Vec<usize> = (from..to)
             .filter(|&n| !lines[n - 1].trim().is_empty())
             .collect();
@@ -190,6 +196,9 @@ pub fn check_coverage(
 pub struct Walk {
     pub chapter: PathBuf,
     pub file: PathBuf,
+    /// Whether the fragments show every non-blank line (false on the
+    /// solution pages of exercises, which show the key lines).
+    pub every_line: bool,
 }
 
 /// Runs the source-level rules over every chapter in `src_dir` and
@@ -200,6 +209,7 @@ pub fn check_sources(
 ) -> Result<Vec<Walk>, Vec<String>> {
     let mut errors = Vec::new();
     let mut walks = Vec::new();
+    let mut shown_whole: HashSet<PathBuf> = HashSet::new();
     let mut chapters: Vec<PathBuf> = markdown_files(src_dir);
     chapters.sort();
     for chapter in chapters {
@@ -220,9 +230,14 @@ pub fn check_sources(
                 continue;
             }
         };
+        // Solution pages of exercises walk the key lines only.
+        let every_line = !name.starts_with("exercises");
         let mut ranges: BTreeMap<&Path, Vec<(usize, usize)>> = BTreeMap::new();
         let mut whole: HashSet<&Path> = HashSet::new();
         for include in &includes {
+            if include.lines.is_none() {
+                shown_whole.insert(include.file.clone());
+            }
             match include.lines {
                 Some(lines) => {
                     ranges.entry(&include.file).or_default().push(lines)
@@ -248,10 +263,11 @@ pub fn check_sources(
                 ));
                 continue;
             };
-            match check_coverage(&source, &ranges) {
+            match check_coverage(&source, &ranges, every_line) {
                 Ok(()) => walks.push(Walk {
                     chapter: chapter.clone(),
                     file: file.to_path_buf(),
+                    every_line,
                 }),
                 Err(found) => errors.extend(found.into_iter().map(|e| {
                     format!(
@@ -263,16 +279,33 @@ pub fn check_sources(
             }
         }
     }
-    // Every example has a chapter that walks it.
-    let walked: HashSet<&Path> =
-        walks.iter().map(|w| w.file.as_path()).collect();
+    // Every example is in the book; all but the exercises' solutions have
+    // a chapter that walks every line.
+    let walked: HashSet<&Path> = walks
+        .iter()
+        .filter(|w| w.every_line)
+        .map(|w| w.file.as_path())
+        .collect();
+    let solutions: HashSet<&Path> = walks
+        .iter()
+        .filter(|w| !w.every_line)
+        .map(|w| w.file.as_path())
+        .collect();
     let mut examples: Vec<PathBuf> = fs::read_dir(root.join("examples"))
         .map(|dir| dir.flatten().map(|entry| entry.path()).collect())
         .unwrap_or_default();
     examples.sort();
     for example in examples {
-        if example.extension() == Some("rs".as_ref())
-            && !walked.contains(example.as_path())
+        if example.extension() != Some("rs".as_ref()) {
+            continue;
+        }
+        if !shown_whole.contains(&example) {
+            errors.push(format!(
+                "{} is not shown whole in any chapter",
+                example.display()
+            ));
+        } else if !walked.contains(example.as_path())
+            && !solutions.contains(example.as_path())
         {
             errors.push(format!(
                 "{} has no chapter that walks it line by line",
@@ -421,28 +454,40 @@ mod tests {
 
     #[test]
     fn coverage_accepts_fragments_that_skip_only_blank_lines() {
-        assert_eq!(check_coverage(SOURCE, &[(1, 1), (3, 3), (5, 7)]), Ok(()));
-        assert_eq!(check_coverage(SOURCE, &[(1, 3), (4, 7)]), Ok(()));
+        assert_eq!(
+            check_coverage(SOURCE, &[(1, 1), (3, 3), (5, 7)], true),
+            Ok(())
+        );
+        assert_eq!(check_coverage(SOURCE, &[(1, 3), (4, 7)], true), Ok(()));
     }
 
     #[test]
     fn coverage_reports_gaps_repeats_and_disorder() {
-        let gap = check_coverage(SOURCE, &[(1, 1), (5, 7)]).unwrap_err();
+        let gap = check_coverage(SOURCE, &[(1, 1), (5, 7)], true).unwrap_err();
         assert_eq!(
             gap,
             ["lines 3-3 are not shown in any fragment (first: `use a;`)"]
         );
-        let tail = check_coverage(SOURCE, &[(1, 5)]).unwrap_err();
+        let tail = check_coverage(SOURCE, &[(1, 5)], true).unwrap_err();
         assert_eq!(
             tail,
             ["lines 6-7 are not shown in any fragment (first: `b();`)"]
         );
-        let twice = check_coverage(SOURCE, &[(1, 3), (3, 7)]).unwrap_err();
+        let twice =
+            check_coverage(SOURCE, &[(1, 3), (3, 7)], true).unwrap_err();
         assert!(twice[0].contains("shows lines 3-3 again"), "{twice:?}");
-        let disorder = check_coverage(SOURCE, &[(5, 7), (1, 3)]).unwrap_err();
+        let disorder =
+            check_coverage(SOURCE, &[(5, 7), (1, 3)], true).unwrap_err();
         assert_eq!(disorder.len(), 2, "{disorder:?}");
-        let past = check_coverage(SOURCE, &[(1, 9)]).unwrap_err();
+        let past = check_coverage(SOURCE, &[(1, 9)], true).unwrap_err();
         assert!(past[0].contains("ends after the last line"), "{past:?}");
+    }
+
+    #[test]
+    fn key_lines_may_skip_but_not_repeat_or_go_back() {
+        assert_eq!(check_coverage(SOURCE, &[(5, 6)], false), Ok(()));
+        let back = check_coverage(SOURCE, &[(5, 6), (3, 3)], false);
+        assert!(back.unwrap_err()[0].contains("again"));
     }
 
     #[test]
