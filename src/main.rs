@@ -4,13 +4,18 @@
 //!     cargo run -- compare            # all eight experiments
 //!     cargo run -- compare boundaries # one of them
 //!     cargo run -- relay --listen 127.0.0.1:12001 --server 127.0.0.1:12000
+//!     cargo run -- pinger-server --drop 0.36 --seed 7
+//!     cargo run -- check pinger -- ./target/debug/examples/udp_pinger
 
+mod check;
 mod compare;
+mod pinger_server;
 mod relay;
 
 use clap::{Parser, Subcommand};
 
-/// Experiments with UDP and TCP sockets on this machine.
+/// Experiments with UDP and TCP sockets on this machine, and the checker
+/// of the book's exercises.
 #[derive(Parser)]
 #[command(name = "socket-walkthrough", version)]
 struct Cli {
@@ -25,12 +30,19 @@ enum Command {
     /// Relay UDP datagrams between a client and a server, losing,
     /// delaying, duplicating and reordering some on purpose
     Relay(relay::Args),
+    /// Answer pings like the Kurose & Ross UDP Pinger lab's server,
+    /// dropping a share of them (exercise 1)
+    PingerServer(pinger_server::Args),
+    /// Check a program written for one of the book's exercises
+    Check(check::Args),
 }
 
 fn main() {
     match Cli::parse().command {
         Command::Compare(args) => compare::run(args),
         Command::Relay(args) => relay::run(args),
+        Command::PingerServer(args) => pinger_server::run(args),
+        Command::Check(args) => check::run(args),
     }
 }
 

@@ -4,7 +4,7 @@
 //! The book shows the default port 12000; the test runs each server on a
 //! free port instead and writes 12000 wherever that port appears. To
 //! rewrite the files after an intended change in the programs' output:
-//! `cargo xtask bless` (which sets `BLESS=1` for this test).
+//! `cargo xtask bless` (which sets `BLESS=1` for the tests).
 
 mod support;
 
@@ -12,58 +12,11 @@ use std::fs;
 use std::net::{TcpListener, UdpSocket};
 use std::path::Path;
 
-use support::{Run, Server, run_example};
-
-/// A console session: lines as a terminal shows them.
-#[derive(Default)]
-struct Session {
-    text: String,
-}
-
-impl Session {
-    /// Records `$ <shown>` and what the program printed. `typed` is the
-    /// line the user typed at the prompt, shown after the prompt as a
-    /// terminal echoes it.
-    fn record(&mut self, shown: &str, run: &Run, typed: Option<&str>) {
-        self.text.push_str(&format!("$ {shown}\n"));
-        let prompt = "Input lowercase sentence: ";
-        match (typed, run.stdout.strip_prefix(prompt)) {
-            (Some(typed), Some(rest)) => {
-                self.text.push_str(&format!("{prompt}{typed}\n{rest}"));
-            }
-            _ => self.text.push_str(&run.stdout),
-        }
-        self.text.push_str(&run.stderr);
-    }
-
-    fn line(&mut self, line: &str) {
-        self.text.push_str(line);
-        self.text.push('\n');
-    }
-}
+use support::{Server, Session, check_text, run_example};
 
 /// Compares `session` (with `port` written as 12000) with the book's file.
 fn check(file: &str, session: Session, port: u16) -> Option<String> {
     check_text(file, session.text.replace(&port.to_string(), "12000"))
-}
-
-/// Compares `actual` with the book's file (or writes it, with `BLESS`).
-fn check_text(file: &str, actual: String) -> Option<String> {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("book/src/output")
-        .join(file);
-    if std::env::var_os("BLESS").is_some() {
-        fs::write(&path, &actual).unwrap();
-        return None;
-    }
-    let expected = fs::read_to_string(&path).unwrap_or_default();
-    (expected != actual).then(|| {
-        format!(
-            "{} differs from a real run (intended? `cargo xtask bless`)\n\
-             --- book\n{expected}--- real run\n{actual}",
-            path.display()
-        )
-    })
 }
 
 fn assert_all(mismatches: impl IntoIterator<Item = Option<String>>) {

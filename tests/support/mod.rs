@@ -6,6 +6,7 @@
 
 #![allow(dead_code)] // each test file uses a different part of this module
 
+use std::fs;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -22,8 +23,16 @@ pub const RUN_LIMIT: Duration = Duration::from_secs(20);
 
 /// Path of a compiled example, built once per test binary.
 pub fn example(name: &str) -> PathBuf {
+    let path =
+        example_dir().join(format!("{name}{}", std::env::consts::EXE_SUFFIX));
+    assert!(path.exists(), "{} was not built", path.display());
+    path
+}
+
+/// The folder of the compiled examples (built once per test binary).
+fn example_dir() -> &'static Path {
     static BUILT: OnceLock<PathBuf> = OnceLock::new();
-    let dir = BUILT.get_or_init(|| {
+    BUILT.get_or_init(|| {
         // `cargo test` builds the examples already; this makes the tests
         // right even when run alone (`cargo test --test examples`).
         let status = Command::new(env!("CARGO"))
@@ -38,10 +47,38 @@ pub fn example(name: &str) -> PathBuf {
             dir.pop();
         }
         dir.join("examples")
+    })
+}
+
+/// Path of a deliberately wrong program from the `checker-fixtures`
+/// crate (fixtures/src/bin/), built once per test binary.
+pub fn fixture(name: &str) -> PathBuf {
+    static BUILT: OnceLock<PathBuf> = OnceLock::new();
+    let dir = BUILT.get_or_init(|| {
+        let status = Command::new(env!("CARGO"))
+            .args(["build", "--quiet", "--package", "checker-fixtures"])
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .status()
+            .expect("cannot run cargo to build the fixtures");
+        assert!(status.success(), "cargo build -p checker-fixtures failed");
+        // examples/ sits in the profile folder, beside the fixtures.
+        example_dir()
+            .parent()
+            .expect("the profile folder")
+            .to_path_buf()
     });
     let path = dir.join(format!("{name}{}", std::env::consts::EXE_SUFFIX));
     assert!(path.exists(), "{} was not built", path.display());
     path
+}
+
+/// Runs `cargo run -- check <exercise> -- <program> <args>` and returns
+/// the checker's run.
+pub fn check(exercise: &str, program: &Path, args: &[&str]) -> Run {
+    let program = program.display().to_string();
+    let mut all = vec!["check", exercise, "--", program.as_str()];
+    all.extend(args);
+    run_lab(&all, b"")
 }
 
 /// A server example running in the background; killed when dropped.
@@ -316,4 +353,51 @@ pub fn client(name: &str, server: &Server, line: &str) -> Run {
 /// What a client prints on stdout when the reply is `reply`.
 pub fn expected_stdout(reply: &str) -> String {
     format!("Input lowercase sentence: From Server: {reply}\n")
+}
+
+/// A console session: lines as a terminal shows them.
+#[derive(Default)]
+pub struct Session {
+    pub text: String,
+}
+
+impl Session {
+    /// Records `$ <shown>` and what the program printed. `typed` is the
+    /// line the user typed at the prompt, shown after the prompt as a
+    /// terminal echoes it.
+    pub fn record(&mut self, shown: &str, run: &Run, typed: Option<&str>) {
+        self.text.push_str(&format!("$ {shown}\n"));
+        let prompt = "Input lowercase sentence: ";
+        match (typed, run.stdout.strip_prefix(prompt)) {
+            (Some(typed), Some(rest)) => {
+                self.text.push_str(&format!("{prompt}{typed}\n{rest}"));
+            }
+            _ => self.text.push_str(&run.stdout),
+        }
+        self.text.push_str(&run.stderr);
+    }
+
+    pub fn line(&mut self, line: &str) {
+        self.text.push_str(line);
+        self.text.push('\n');
+    }
+}
+
+/// Compares `actual` with the book's file (or writes it, with `BLESS`).
+pub fn check_text(file: &str, actual: String) -> Option<String> {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("book/src/output")
+        .join(file);
+    if std::env::var_os("BLESS").is_some() {
+        fs::write(&path, &actual).unwrap();
+        return None;
+    }
+    let expected = fs::read_to_string(&path).unwrap_or_default();
+    (expected != actual).then(|| {
+        format!(
+            "{} differs from a real run (intended? `cargo xtask bless`)\n\
+             --- book\n{expected}--- real run\n{actual}",
+            path.display()
+        )
+    })
 }

@@ -45,7 +45,8 @@ enum Task {
     /// Run every check CI runs: fmt, clippy, all tests, the book, and the
     /// browser tests of the book (installs Chromium with apt-get as root)
     Ci,
-    /// Rewrite book/src/output/ from real runs of the examples
+    /// Rewrite book/src/output/ from real runs of the examples, the lab
+    /// and the checker
     Bless,
 }
 
@@ -58,9 +59,12 @@ fn main() -> ExitCode {
         Task::Serve { port, bind, open } => book::build_and_check(&root())
             .and_then(|html| serve::serve(&html, (bind, port).into(), open)),
         Task::Ci => ci(),
-        Task::Bless => {
-            cargo(&["test", "--test", "transcripts"], &[("BLESS", "1")])
-        }
+        // Every test that records a transcript writes it when BLESS is
+        // set; the others ignore it.
+        Task::Bless => cargo(
+            &["test", "--package", "socket-walkthrough", "--tests"],
+            &[("BLESS", "1")],
+        ),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
