@@ -1,0 +1,605 @@
+//! Exercise 1, the UDP pinger: ten pings `Ping <seq> <time>`, a reply
+//! with its RTT or `Request timed out` for each, then the statistics.
+//!
+//! The checker runs the lab's server (the same [`PingerServer`] as
+//! `pinger-server`) in a thread on loopback, with a seed that drops pings
+//! 4, 5 and 8, runs the student's pinger once against it, and compares
+//! what the pinger printed with what the server saw: which pings came,
+//! when, and which it dropped. The pinger runs with its default timeout,
+//! which the exercise sets at 1 second.
+
+use std::fmt::Write as _;
+use std::net::{SocketAddr, UdpSocket};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::thread::{self, JoinHandle};
+use std::time::{Duration, Instant};
+
+use super::{Criterion, Failure, Finished, Student};
+use crate::pinger_server::{Fate, LAB_DROP, PingerServer};
+
+/// The exercise's number of pings.
+const PINGS: usize = 10;
+/// With the lab's drop rate, this seed drops pings 4, 5 and 8 of ten:
+/// three replies come before the first loss, and two losses in a row.
+const SEED: u64 = 11;
+/// How long the pinger may wait after a lost ping before its next step:
+/// the exercise asks for 1 second; the bounds leave room for a slow
+/// machine and for a pinger that also pauses between pings.
+const SHORTEST_WAIT: Duration = Duration::from_millis(750);
+const LONGEST_WAIT: Duration = Duration::from_millis(2500);
+/// A pinger that sends nothing for this long is stuck: it is killed
+/// instead of waiting for [`RUN_LIMIT`].
+const SILENCE: Duration = Duration::from_secs(4);
+/// The longest a whole run may take: ten pings with a pause of 1 s and a
+/// timeout of 1 s each fit with room to spare.
+const RUN_LIMIT: Duration = Duration::from_secs(30);
+
+/// One datagram the checker's server received.
+struct Ping {
+    at: Instant,
+    message: String,
+    /// Whether the server sent the uppercase reply.
+    answered: bool,
+}
+
+pub fn check(student: &Student) -> Vec<Criterion> {
+    let names = [
+        "sends-ten-pings",
+        "waits-about-one-second",
+        "reports-replies",
+        "reports-timeouts",
+        "prints-statistics",
+        "exits-cleanly",
+    ];
+    let server = match Server::start() {
+        Ok(server) => server,
+        Err(error) => {
+            return names
+                .iter()
+                .map(|name| {
+                    Criterion::skip(
+                        name,
+                        format!("cannot start the checker's server: {error}"),
+                    )
+                })
+                .collect();
+        }
+    };
+    let port = server.address.port().to_string();
+    let args = ["--server-name", "127.0.0.1", "--server-port", &port];
+    let started = Instant::now();
+    let finished = student.run_watched(&args, b"", RUN_LIMIT, || {
+        let last = server.pings().last().map_or(started, |ping| ping.at);
+        last.elapsed() > SILENCE
+    });
+    let ended = Instant::now();
+    let pings = server.stop();
+    let results = results(&finished.stdout);
+    vec![
+        Criterion::from(names[0], sends_ten_pings(&pings, &finished)),
+        Criterion::from(names[1], waits(&pings, &finished, ended)),
+        Criterion::from(names[2], reports_replies(&pings, &finished)),
+        Criterion::from(
+            names[3],
+            reports_timeouts(&pings, &results, &finished),
+        ),
+        Criterion::from(names[4], prints_statistics(&pings, &finished)),
+        Criterion::from(names[5], exits_cleanly(&finished)),
+    ]
+}
+
+/// The checker's pinger server, running in a thread until stopped.
+struct Server {
+    address: SocketAddr,
+    pings: Arc<Mutex<Vec<Ping>>>,
+    stop: Arc<AtomicBool>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl Server {
+    fn start() -> std::io::Result<Server> {
+        let socket = UdpSocket::bind("127.0.0.1:0")?;
+        // Wakes the thread now and then to see whether to stop.
+        socket.set_read_timeout(Some(Duration::from_millis(20)))?;
+        let address = socket.local_addr()?;
+        let pings = Arc::new(Mutex::new(Vec::new()));
+        let stop = Arc::new(AtomicBool::new(false));
+        let thread = {
+            let pings = Arc::clone(&pings);
+            let stop = Arc::clone(&stop);
+            let mut server = PingerServer::new(socket, LAB_DROP, SEED);
+            thread::spawn(move || {
+                while !stop.load(Ordering::Relaxed) {
+                    // A timeout, or an error about one datagram: either
+                    // way, the next datagram is what matters.
+                    let Ok(served) = server.serve_one() else {
+                        continue;
+                    };
+                    lock(&pings).push(Ping {
+                        at: Instant::now(),
+                        message: served.message,
+                        answered: matches!(served.fate, Fate::Replied),
+                    });
+                }
+            })
+        };
+        Ok(Server {
+            address,
+            pings,
+            stop,
+            thread: Some(thread),
+        })
+    }
+
+    fn pings(&self) -> MutexGuard<'_, Vec<Ping>> {
+        lock(&self.pings)
+    }
+
+    fn stop(mut self) -> Vec<Ping> {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+        std::mem::take(&mut *self.pings())
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+    }
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// How the run ended, in a few words, for a failure's "got" part.
+pub(super) fn ending(finished: &Finished) -> String {
+    let mut text = match finished.status {
+        Some(status) => format!("the program exited ({status})"),
+        None if finished.limit.is_zero() => {
+            "the program did not start".to_string()
+        }
+        None => format!(
+            "the program was still running after {:?} and was killed",
+            finished.limit
+        ),
+    };
+    if let Some(line) = finished.stderr.lines().find(|l| !l.trim().is_empty()) {
+        let _ = write!(text, ", stderr: {line:?}");
+    }
+    text
+}
+
+/// Ping numbers as a reader says them: "4, 5 and 8".
+fn numbers(list: &[usize]) -> String {
+    let shown: Vec<String> = list.iter().map(usize::to_string).collect();
+    match shown.split_last() {
+        None => "none".to_string(),
+        Some((last, [])) => last.clone(),
+        Some((last, rest)) => format!("{} and {last}", rest.join(", ")),
+    }
+}
+
+/// The failure of a criterion that needs pings when none came.
+fn no_ping(expected: impl Into<String>, finished: &Finished) -> Failure {
+    Failure::new(
+        expected,
+        format!("no ping arrived; {}", ending(finished)),
+        "send ten pings `Ping <seq> <time>` (see sends-ten-pings)",
+    )
+}
+
+/// The pings the server dropped (1-based positions).
+fn dropped(pings: &[Ping]) -> Vec<usize> {
+    (1..=pings.len())
+        .filter(|&seq| !pings[seq - 1].answered)
+        .collect()
+}
+
+fn sends_ten_pings(pings: &[Ping], finished: &Finished) -> Result<(), Failure> {
+    let hint = "send `Ping`, the sequence number (1 to 10) and a time \
+                stamp, separated by single spaces, one datagram per ping";
+    for (index, ping) in pings.iter().enumerate() {
+        let seq = index + 1;
+        let well_formed = ping
+            .message
+            .strip_prefix(&format!("Ping {seq} "))
+            .is_some_and(|time| !time.trim().is_empty());
+        if !well_formed {
+            return Err(Failure::new(
+                format!("datagram {seq} to be `Ping {seq} <time>`"),
+                format!("{:?}", ping.message),
+                hint,
+            ));
+        }
+    }
+    match pings.len() {
+        PINGS => Ok(()),
+        0 => Err(Failure::new(
+            "10 pings",
+            format!("no datagram; {}", ending(finished)),
+            "send ten pings without reading standard input",
+        )),
+        sent if sent < PINGS => Err(Failure::new(
+            "10 pings",
+            format!("{sent}, then nothing; {}", ending(finished)),
+            "go on with the next ping after a timeout, up to ping 10",
+        )),
+        sent => Err(Failure::new(
+            "10 pings",
+            format!("{sent} datagrams"),
+            "send each ping once, and stop after ping 10",
+        )),
+    }
+}
+
+/// Each lost ping (but the last ping) is followed by the next ping after
+/// about 1 s; the last is followed by the end of the program.
+fn waits(
+    pings: &[Ping],
+    finished: &Finished,
+    ended: Instant,
+) -> Result<(), Failure> {
+    let expected = "the next ping (or the end) about 1 s after a lost ping";
+    if pings.is_empty() {
+        return Err(no_ping(expected, finished));
+    }
+    let lost = dropped(pings);
+    let Some(&first) = lost.first() else {
+        return Err(Failure::new(
+            expected,
+            format!(
+                "no lost ping: the server got {} ping(s) and answered all; \
+                 {}",
+                pings.len(),
+                ending(finished)
+            ),
+            "send all ten pings: the server drops some of them",
+        ));
+    };
+    for seq in lost {
+        let next = pings.get(seq).map_or(ended, |ping| ping.at);
+        let waited = next.duration_since(pings[seq - 1].at);
+        let got = if seq < pings.len() {
+            format!(
+                "ping {seq} was lost and ping {} came {waited:.2?} later",
+                seq + 1
+            )
+        } else if finished.killed() {
+            format!(
+                "ping {seq} was lost and {waited:.2?} later the program had \
+                 sent nothing more; it was killed"
+            )
+        } else {
+            format!(
+                "ping {seq} was lost and the program ended {waited:.2?} later"
+            )
+        };
+        if waited < SHORTEST_WAIT {
+            return Err(Failure::new(
+                expected,
+                got,
+                "wait up to 1 second for each reply (a read timeout of 1 \
+                 s) before giving up on the ping",
+            ));
+        }
+        if waited > LONGEST_WAIT {
+            return Err(Failure::new(
+                expected,
+                got,
+                if seq == first && finished.killed() {
+                    "set a read timeout of 1 s (set_read_timeout, or \
+                     settimeout(1) in Python): without one, a lost ping \
+                     stops the pinger for good"
+                } else {
+                    "give up on a ping after 1 second"
+                },
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// What the pinger printed for one ping.
+#[derive(PartialEq)]
+enum Shown {
+    Timeout,
+    /// A line with a server reply (`PING <n> ...`), and the `<n>`.
+    Reply(Option<usize>),
+}
+
+/// The lines of `stdout` that report a ping, in order.
+fn results(stdout: &str) -> Vec<Shown> {
+    stdout
+        .lines()
+        .filter_map(|line| {
+            if line.contains("Request timed out") {
+                Some(Shown::Timeout)
+            } else {
+                line.split_once("PING ").map(|(_, rest)| {
+                    Shown::Reply(
+                        rest.split_whitespace()
+                            .next()
+                            .and_then(|n| n.parse().ok()),
+                    )
+                })
+            }
+        })
+        .collect()
+}
+
+/// The number after `RTT` in `line` (case does not matter; `:` or `=`
+/// may come between).
+fn rtt(line: &str) -> Option<f64> {
+    let at = line.to_ascii_lowercase().find("rtt")?;
+    let rest = line[at + 3..].trim_start_matches([' ', ':', '=']);
+    let end = rest
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(rest.len());
+    rest[..end].parse().ok()
+}
+
+/// Every answered ping has a line with the server's reply and its RTT,
+/// in ping order.
+fn reports_replies(pings: &[Ping], finished: &Finished) -> Result<(), Failure> {
+    let lines: Vec<&str> = finished.stdout.lines().collect();
+    let mut after = 0; // replies must come in ping order
+    let mut answered = 0;
+    for (index, ping) in pings.iter().enumerate() {
+        if !ping.answered {
+            continue;
+        }
+        answered += 1;
+        let seq = index + 1;
+        let reply = ping.message.to_uppercase();
+        let expected = format!(
+            "for ping {seq}, a line with the reply {reply:?} and its RTT, \
+             e.g. `Reply from 127.0.0.1:12000: {reply} RTT 0.215 ms`"
+        );
+        let Some(found) = lines.iter().position(|line| line.contains(&reply))
+        else {
+            return Err(Failure::new(
+                expected,
+                format!("no such line; stdout: {:?}", finished.stdout),
+                "print each reply the server sends back",
+            ));
+        };
+        if found < after {
+            return Err(Failure::new(
+                expected,
+                format!(
+                    "it came before the reply to an earlier ping: {:?}",
+                    lines[found]
+                ),
+                "print each reply as it comes, one ping after the other",
+            ));
+        }
+        after = found;
+        if rtt(lines[found]).is_none() {
+            return Err(Failure::new(
+                expected,
+                format!("{:?}", lines[found]),
+                "measure the time from send to reply (Instant::now() \
+                 before sending, .elapsed() after receiving) and print it \
+                 after `RTT`",
+            ));
+        }
+    }
+    if answered == 0 {
+        return Err(no_ping("replies from the server to report", finished));
+    }
+    Ok(())
+}
+
+/// One result line per ping, and `Request timed out` exactly for the
+/// dropped ones.
+fn reports_timeouts(
+    pings: &[Ping],
+    results: &[Shown],
+    finished: &Finished,
+) -> Result<(), Failure> {
+    let lost = dropped(pings);
+    let expected = format!(
+        "`Request timed out` for ping {} (the server dropped {}), one line \
+         per ping in order",
+        numbers(&lost),
+        if lost.len() == 1 { "it" } else { "them" }
+    );
+    if pings.is_empty() {
+        return Err(no_ping("lost pings to report", finished));
+    }
+    if lost.is_empty() {
+        return Err(Failure::new(
+            "lost pings to report",
+            format!("the server got {} ping(s) and dropped none", pings.len()),
+            "send all ten pings: the server drops some of them",
+        ));
+    }
+    let reported: Vec<usize> = (1..=results.len())
+        .filter(|&n| results[n - 1] == Shown::Timeout)
+        .collect();
+    let in_place = (1..=pings.len()).all(|seq| {
+        let shown = results.get(seq - 1);
+        if pings[seq - 1].answered {
+            matches!(shown, Some(Shown::Reply(Some(n))) if *n == seq)
+        } else {
+            shown == Some(&Shown::Timeout)
+        }
+    });
+    if reported == lost && in_place && results.len() == pings.len() {
+        return Ok(());
+    }
+    let got = if reported.is_empty() {
+        format!(
+            "no `Request timed out` among {} result line(s)",
+            results.len()
+        )
+    } else {
+        format!(
+            "`Request timed out` on result line {} of {}",
+            numbers(&reported),
+            results.len()
+        )
+    };
+    Err(Failure::new(
+        expected,
+        got,
+        "when the read times out, print `Request timed out` and go on with \
+         the next ping",
+    ))
+}
+
+/// The numbers of the statistics line, as printed.
+struct Statistics {
+    sent: Option<u32>,
+    received: Option<u32>,
+    loss: Option<f64>,
+    rtt: Option<[f64; 3]>,
+}
+
+/// Finds the number just before `word` in `line`.
+fn number_before(line: &str, word: &str) -> Option<f64> {
+    let head = &line[..line.find(word)?];
+    let start = head
+        .rfind(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .map_or(0, |at| at + 1);
+    head[start..].parse().ok()
+}
+
+fn statistics(line: &str) -> Statistics {
+    let rtt = line.split_once("min/avg/max").and_then(|(_, rest)| {
+        let rest = rest.trim_start_matches([' ', '=', ':']);
+        let figures: Vec<f64> = rest
+            .split_whitespace()
+            .next()?
+            .split('/')
+            .map(|figure| figure.parse().ok())
+            .collect::<Option<_>>()?;
+        figures.try_into().ok()
+    });
+    Statistics {
+        sent: number_before(line, " sent").map(|n| n as u32),
+        received: number_before(line, " received").map(|n| n as u32),
+        loss: number_before(line, "% loss"),
+        rtt,
+    }
+}
+
+fn prints_statistics(
+    pings: &[Ping],
+    finished: &Finished,
+) -> Result<(), Failure> {
+    let sent = pings.len();
+    if sent == 0 {
+        return Err(no_ping("statistics after the pings", finished));
+    }
+    let received = pings.iter().filter(|ping| ping.answered).count();
+    let loss = (sent - received) as f64 * 100.0 / sent as f64;
+    let expected = format!(
+        "a line `{sent} sent, {received} received, {loss:.0}% loss; RTT \
+         min/avg/max = <min>/<avg>/<max> ms`"
+    );
+    let hint = "count the pings sent and the replies received, the loss \
+                rate in percent, and the smallest, mean and largest RTT of \
+                the replies";
+    let Some(line) =
+        finished.stdout.lines().rev().find(|l| l.contains("% loss"))
+    else {
+        return Err(Failure::new(
+            expected,
+            format!("no line with `% loss`; {}", ending(finished)),
+            hint,
+        ));
+    };
+    let figures = statistics(line);
+    let counts_right = figures.sent == Some(sent as u32)
+        && figures.received == Some(received as u32)
+        && figures
+            .loss
+            .is_some_and(|shown| (shown - loss).abs() <= 0.5);
+    if !counts_right {
+        return Err(Failure::new(expected, format!("{line:?}"), hint));
+    }
+    let Some([min, avg, max]) = figures.rtt else {
+        return Err(Failure::new(
+            expected,
+            format!("{line:?} (no `min/avg/max = a/b/c`)"),
+            hint,
+        ));
+    };
+    // The RTTs printed for the replies: min and max must be among them.
+    let shown: Vec<f64> = finished
+        .stdout
+        .lines()
+        .filter(|line| line.contains("PING "))
+        .filter_map(rtt)
+        .collect();
+    let close = |a: f64, b: f64| (a - b).abs() <= 0.01 + 0.05 * a.max(b);
+    let smallest = shown.iter().copied().reduce(f64::min);
+    let largest = shown.iter().copied().reduce(f64::max);
+    let consistent = min <= avg
+        && avg <= max
+        && smallest.is_none_or(|s| close(s, min))
+        && largest.is_none_or(|l| close(l, max));
+    if !consistent {
+        return Err(Failure::new(
+            "min <= avg <= max, where min and max are the smallest and the \
+             largest RTT printed for the replies",
+            format!("{line:?}"),
+            "average the RTTs of the replies only: a lost ping has no RTT",
+        ));
+    }
+    Ok(())
+}
+
+fn exits_cleanly(finished: &Finished) -> Result<(), Failure> {
+    match finished.status {
+        Some(status) if status.success() => Ok(()),
+        _ => Err(Failure::new(
+            "exit status 0 after the statistics",
+            ending(finished),
+            if finished.killed() {
+                "stop after ping 10: no wait may last forever"
+            } else {
+                "a lost ping is not an error: report it and go on"
+            },
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_seed_drops_pings_4_5_and_8() {
+        let mut rng = fastrand::Rng::with_seed(SEED);
+        let lost: Vec<usize> =
+            (1..=PINGS).filter(|_| rng.f64() < LAB_DROP).collect();
+        assert_eq!(lost, [4, 5, 8]);
+    }
+
+    #[test]
+    fn reads_rtts_and_statistics() {
+        assert_eq!(rtt("Reply from x: PING 1 2 RTT 0.215 ms"), Some(0.215));
+        assert_eq!(rtt("PING 1 2 rtt=12 ms"), Some(12.0));
+        assert_eq!(rtt("PING 1 2"), None);
+        let line = "10 sent, 7 received, 30% loss; RTT min/avg/max = \
+                    0.014/0.057/0.128 ms";
+        let figures = statistics(line);
+        assert_eq!(figures.sent, Some(10));
+        assert_eq!(figures.received, Some(7));
+        assert_eq!(figures.loss, Some(30.0));
+        assert_eq!(figures.rtt, Some([0.014, 0.057, 0.128]));
+    }
+
+    #[test]
+    fn lists_numbers_as_a_reader_says_them() {
+        assert_eq!(numbers(&[4, 5, 8]), "4, 5 and 8");
+        assert_eq!(numbers(&[4]), "4");
+        assert_eq!(numbers(&[]), "none");
+    }
+}
