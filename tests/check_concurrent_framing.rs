@@ -63,16 +63,6 @@ fn assert_all_pass(run: &Run, names: &[&str]) {
     }
 }
 
-/// Asserts the run failed, with `criterion` among the failures.
-fn assert_fails_on(run: &Run, criterion: &str) {
-    assert_eq!(run.status.code(), Some(1), "{}", run.describe());
-    assert!(
-        failed(run).contains(&criterion),
-        "no FAIL {criterion}\n{}",
-        run.describe()
-    );
-}
-
 /// The checker's run as the book shows it: the command with the path
 /// relative to the project, then what it printed.
 fn check_session(exercise: &str, program: &str, run: &Run) -> String {
@@ -119,7 +109,7 @@ fn concurrent_checker_fails_each_wrong_server_on_the_right_criterion() {
         ),
         ("concurrent", support::fixture(STUCK), &[]),
     ]);
-    assert_fails_on(&tcp_server, "serves-while-one-client-is-silent");
+    tcp_server.assert_checker_failed("serves-while-one-client-is-silent", "");
     let session = check_session("concurrent", "tcp_server", &tcp_server);
     assert_same(check_text(
         "exercises/concurrent-check-tcp-server.txt",
@@ -177,7 +167,7 @@ fn marker(exercise: &str) -> String {
 /// The checker gave up on a server that prints no ready line, failed
 /// on it, and left no process behind.
 fn assert_killed(run: &Run, exercise: &str, first: &str) {
-    assert_fails_on(run, first);
+    run.assert_checker_failed(first, "");
     assert!(
         run.stdout.contains("a first line ending in the address"),
         "{}",
@@ -452,14 +442,14 @@ fn framing_checker_fails_each_wrong_server_on_the_right_criterion() {
     // One read taken for one line: replies to pieces of it. (A read
     // never returns more than its 2048-byte buffer: the 100 KB line fails
     // whatever the timing.)
-    assert_fails_on(&single_read, "byte-by-byte-writes");
-    assert_fails_on(&single_read, "a-100-kb-line");
+    single_read.assert_checker_failed("byte-by-byte-writes", "");
+    single_read.assert_checker_failed("a-100-kb-line", "");
     // A new BufReader per line loses the second line of a read.
-    assert_fails_on(&bufreader_per_line, "two-lines-in-one-write");
+    bufreader_per_line.assert_checker_failed("two-lines-in-one-write", "");
     // A read of 0 bytes taken for "not yet".
-    assert_fails_on(&waits_after_eof, "closes-on-eof");
+    waits_after_eof.assert_checker_failed("closes-on-eof", "");
     // The notes' server answers one line and closes.
-    assert_fails_on(&tcp_server, "answers-each-line");
+    tcp_server.assert_checker_failed("answers-each-line", "");
     assert_killed(&never_ready, "framing", "answers-each-line");
 }
 

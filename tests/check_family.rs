@@ -62,19 +62,6 @@ fn assert_all_pass(run: &Run, skipped_allowed: bool) {
     assert!(!run.stdout.contains("FAIL"), "{}", run.describe());
 }
 
-/// Asserts exit status 1 and a `FAIL name:` line that contains `words`.
-fn assert_fails(run: &Run, name: &str, words: &str) {
-    assert_eq!(run.status.code(), Some(1), "{}", run.describe());
-    let prefix = format!("FAIL {name}:");
-    assert!(
-        run.stdout
-            .lines()
-            .any(|line| line.starts_with(&prefix) && line.contains(words)),
-        "no `{prefix} ...{words}...` line\n{}",
-        run.describe()
-    );
-}
-
 #[test]
 fn solution_passes_every_criterion() {
     let run = support::check("family", &solution(), &[]);
@@ -92,12 +79,11 @@ fn naive_client_fails_on_ipv6_and_is_killed_when_nobody_answers() {
     }
     let naive = support::fixture("naive_family_client");
     let run = support::check("family", &naive, &[]);
-    assert_fails(
-        &run,
+    run.assert_checker_failed(
         "reaches-ipv6-literal",
         "Address family not supported by protocol",
     );
-    assert_fails(&run, "gives-up-when-nobody-answers", "killed");
+    run.assert_checker_failed("gives-up-when-nobody-answers", "killed");
     assert!(run.stdout.contains("PASS reaches-ipv4-by-name"));
 }
 
@@ -107,7 +93,7 @@ fn naive_client_fails_on_ipv6_and_is_killed_when_nobody_answers() {
 fn udp_client_does_not_name_the_address() {
     let udp_client = support::example("udp_client");
     let run = support::check("family", &udp_client, &[]);
-    assert_fails(&run, "names-the-answering-address", "(answered by ");
+    run.assert_checker_failed("names-the-answering-address", "(answered by ");
 }
 
 /// A silent address costs the timeout, and the client says so on stderr
@@ -204,10 +190,10 @@ fn where_localhost_has_both_families_every_criterion_runs() {
     assert_all_pass(&hosts.check(&solution()), false);
     let first_only = support::fixture("first_address_client");
     let run = hosts.check(&first_only);
-    assert_fails(&run, "tries-the-next-address", "no reply from [::1]");
+    run.assert_checker_failed("tries-the-next-address", "no reply from [::1]");
     // udp_client prefers IPv4, so it misses a server on ::1 only.
     let run = hosts.check(&support::example("udp_client"));
-    assert_fails(&run, "reaches-ipv6-by-name", "");
+    run.assert_checker_failed("reaches-ipv6-by-name", "");
 }
 
 /// Writes the port of a test run as the default 12000.

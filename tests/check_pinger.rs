@@ -17,7 +17,7 @@ use std::sync::mpsc::{self, Receiver};
 use std::thread;
 use std::time::Duration;
 
-use support::{Run, check_text, example, fixture, run_example, run_lab};
+use support::{check_text, example, fixture, run_example, run_lab};
 
 const CRITERIA: [&str; 6] = [
     "sends-ten-pings",
@@ -28,39 +28,10 @@ const CRITERIA: [&str; 6] = [
     "exits-cleanly",
 ];
 
-/// Asserts that the checker's run lists every criterion as passed and
-/// exits with 0.
-fn assert_all_pass(run: &Run) {
-    assert_eq!(run.status.code(), Some(0), "{}", run.describe());
-    for name in CRITERIA {
-        assert!(
-            run.stdout
-                .lines()
-                .any(|line| line == format!("PASS {name}")),
-            "{name} is not listed as passed\n{}",
-            run.describe()
-        );
-    }
-    assert!(!run.stdout.contains("FAIL"), "{}", run.describe());
-}
-
-/// Asserts exit status 1 and a `FAIL name:` line that contains `words`.
-fn assert_fails(run: &Run, name: &str, words: &str) {
-    assert_eq!(run.status.code(), Some(1), "{}", run.describe());
-    let prefix = format!("FAIL {name}:");
-    assert!(
-        run.stdout
-            .lines()
-            .any(|line| line.starts_with(&prefix) && line.contains(words)),
-        "no `{prefix} ...{words}...` line\n{}",
-        run.describe()
-    );
-}
-
 #[test]
 fn solution_passes_every_criterion_as_the_page_shows() {
     let run = support::check("pinger", &example("udp_pinger"), &[]);
-    assert_all_pass(&run);
+    run.assert_checker_passed(&CRITERIA);
     let shown = "$ cargo run -- check pinger -- \
                  target/debug/examples/udp_pinger\n";
     let mismatch = check_text(
@@ -73,23 +44,23 @@ fn solution_passes_every_criterion_as_the_page_shows() {
 #[test]
 fn udp_client_fails_sends_ten_pings() {
     let run = support::check("pinger", &example("udp_client"), &[]);
-    assert_fails(&run, "sends-ten-pings", "got no datagram");
+    run.assert_checker_failed("sends-ten-pings", "got no datagram");
 }
 
 #[test]
 fn a_pinger_that_stops_at_the_first_loss_fails_reports_timeouts() {
     let run = support::check("pinger", &fixture("pinger_stops_at_loss"), &[]);
-    assert_fails(&run, "reports-timeouts", "no `Request timed out`");
-    assert_fails(&run, "sends-ten-pings", "4, then nothing");
+    run.assert_checker_failed("reports-timeouts", "no `Request timed out`");
+    run.assert_checker_failed("sends-ten-pings", "4, then nothing");
 }
 
 #[test]
 fn a_pinger_without_a_timeout_is_killed_and_fails_reports_timeouts() {
     let program = fixture("pinger_no_timeout");
     let run = support::check("pinger", &program, &[]);
-    assert_fails(&run, "reports-timeouts", "no `Request timed out`");
-    assert_fails(&run, "waits-about-one-second", "it was killed");
-    assert_fails(&run, "exits-cleanly", "and was killed");
+    run.assert_checker_failed("reports-timeouts", "no `Request timed out`");
+    run.assert_checker_failed("waits-about-one-second", "it was killed");
+    run.assert_checker_failed("exits-cleanly", "and was killed");
     assert!(!running(&program), "{} still runs", program.display());
 }
 

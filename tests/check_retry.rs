@@ -17,7 +17,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::thread;
 use std::time::Duration;
 
-use support::{Run, Server, check_text, example, fixture, run_example};
+use support::{Server, check_text, example, fixture, run_example};
 use wait_timeout::ChildExt;
 
 const CRITERIA: [&str; 6] = [
@@ -29,39 +29,10 @@ const CRITERIA: [&str; 6] = [
     "keeps-going-after-a-failure",
 ];
 
-/// Asserts that the checker's run lists every criterion as passed and
-/// exits with 0.
-fn assert_all_pass(run: &Run) {
-    assert_eq!(run.status.code(), Some(0), "{}", run.describe());
-    for name in CRITERIA {
-        assert!(
-            run.stdout
-                .lines()
-                .any(|line| line == format!("PASS {name}")),
-            "{name} is not listed as passed\n{}",
-            run.describe()
-        );
-    }
-    assert!(!run.stdout.contains("FAIL"), "{}", run.describe());
-}
-
-/// Asserts exit status 1 and a `FAIL name:` line that contains `words`.
-fn assert_fails(run: &Run, name: &str, words: &str) {
-    assert_eq!(run.status.code(), Some(1), "{}", run.describe());
-    let prefix = format!("FAIL {name}:");
-    assert!(
-        run.stdout
-            .lines()
-            .any(|line| line.starts_with(&prefix) && line.contains(words)),
-        "no `{prefix} ...{words}...` line\n{}",
-        run.describe()
-    );
-}
-
 #[test]
 fn solution_passes_every_criterion_as_the_page_shows() {
     let run = support::check("retry", &example("udp_retry_client"), &[]);
-    assert_all_pass(&run);
+    run.assert_checker_passed(&CRITERIA);
     let shown = "$ cargo run -- check retry -- \
                  target/debug/examples/udp_retry_client\n";
     let mismatch = check_text(
@@ -74,8 +45,7 @@ fn solution_passes_every_criterion_as_the_page_shows() {
 #[test]
 fn a_client_that_takes_any_reply_fails_ignores_stale_replies() {
     let run = support::check("retry", &fixture("retry_accepts_any_reply"), &[]);
-    assert_fails(
-        &run,
+    run.assert_checker_failed(
         "ignores-stale-replies",
         "`From Server: BRAVO` for line 3",
     );
@@ -89,8 +59,8 @@ fn a_client_that_takes_any_reply_fails_ignores_stale_replies() {
 #[test]
 fn udp_client_fails_answers_every_line_and_retries_lost_requests() {
     let run = support::check("retry", &example("udp_client"), &[]);
-    assert_fails(&run, "answers-every-line", "got no line");
-    assert_fails(&run, "retries-lost-requests", "it was sent once");
+    run.assert_checker_failed("answers-every-line", "got no line");
+    run.assert_checker_failed("retries-lost-requests", "it was sent once");
 }
 
 /// Runs `program` with standard output and standard error in one pipe,

@@ -246,6 +246,36 @@ impl Run {
         self
     }
 
+    /// For a run of the checker: exit status 0, no `FAIL` line, and a
+    /// `PASS <name>` line for every criterion in `criteria`.
+    pub fn assert_checker_passed(&self, criteria: &[&str]) {
+        assert_eq!(self.status.code(), Some(0), "{}", self.describe());
+        for name in criteria {
+            assert!(
+                self.stdout
+                    .lines()
+                    .any(|line| line == format!("PASS {name}")),
+                "{name} is not listed as passed\n{}",
+                self.describe()
+            );
+        }
+        assert!(!self.stdout.contains("FAIL"), "{}", self.describe());
+    }
+
+    /// For a run of the checker: exit status 1 and a `FAIL <criterion>:`
+    /// line that contains `words`.
+    pub fn assert_checker_failed(&self, criterion: &str, words: &str) {
+        assert_eq!(self.status.code(), Some(1), "{}", self.describe());
+        let prefix = format!("FAIL {criterion}:");
+        assert!(
+            self.stdout
+                .lines()
+                .any(|line| line.starts_with(&prefix) && line.contains(words)),
+            "no `{prefix} ...{words}...` line\n{}",
+            self.describe()
+        );
+    }
+
     /// Asserts exit status 1 and exactly one line `error: ...` on stderr
     /// that contains `needle`.
     pub fn assert_error(&self, needle: &str) -> &Self {
