@@ -81,3 +81,25 @@ fn fresh_folder(name: &str) -> PathBuf {
     fs::create_dir_all(&folder).unwrap();
     folder
 }
+
+#[cfg(unix)]
+#[test]
+fn a_wrapper_script_that_hangs_is_stopped_with_its_children() {
+    use std::os::unix::fs::PermissionsExt;
+    let folder = fresh_folder("wrapper");
+    let script = folder.join("hangs.sh");
+    // No `exec`: the shell waits for a child that never ends and that
+    // holds the checker's pipes open.
+    fs::write(&script, "#!/bin/sh\nsleep 300\necho never\n").unwrap();
+    fs::set_permissions(&script, fs::Permissions::from_mode(0o755)).unwrap();
+    let script_arg = script.display().to_string();
+    // run_lab kills the checker itself after RUN_LIMIT: finishing at all
+    // shows that the checker stopped the script and its sleep.
+    let run = run_lab(&["check", "retry", "--", &script_arg], b"");
+    assert_eq!(run.status.code(), Some(1), "{}", run.describe());
+    assert!(
+        run.stdout.contains("FAIL answers-every-line"),
+        "{}",
+        run.describe()
+    );
+}

@@ -35,7 +35,7 @@ const SCENARIOS: [(&str, Scenario); 8] = [
 
 /// The pause between two writes of a line sent in pieces: long enough
 /// for the server to read each piece alone, short enough to stay quick.
-const PAUSE: Duration = Duration::from_millis(5);
+const PAUSE: Duration = Duration::from_millis(20);
 /// The pause between the pieces of a multibyte character.
 const LONG_PAUSE: Duration = Duration::from_millis(50);
 

@@ -312,6 +312,11 @@ impl Student {
     fn command(&self, extra: &[&str]) -> Command {
         let mut command = Command::new(&self.program);
         command.args(&self.args).args(extra);
+        // A submission may be a script that starts the real program: put
+        // both in a process group of their own, so that stopping the
+        // submission stops all of it (see `stop_all`).
+        #[cfg(unix)]
+        std::os::unix::process::CommandExt::process_group(&mut command, 0);
         command
     }
 
@@ -493,8 +498,7 @@ impl RunningServer {
 
     /// Stops the server and returns what it wrote on stderr.
     pub fn stop(mut self) -> String {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        stop_all(&mut self.child);
         self.stderr
             .take()
             .and_then(|h| h.join().ok())
@@ -517,9 +521,23 @@ impl RunningServer {
 
 impl Drop for RunningServer {
     fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        stop_all(&mut self.child);
     }
+}
+
+/// Kills the program and every process it started (its process group),
+/// so that nothing keeps running, holding a port or a pipe open.
+fn stop_all(child: &mut Child) {
+    #[cfg(unix)]
+    if let Ok(group) = i32::try_from(child.id()) {
+        // SAFETY: kill(2) takes plain integers; a negative pid names the
+        // process group that `Student::command` created for this child.
+        unsafe {
+            libc::kill(-group, libc::SIGKILL);
+        }
+    }
+    let _ = child.kill();
+    let _ = child.wait();
 }
 
 /// Waits for `child` to exit, and kills it at `limit` or as soon as
@@ -546,8 +564,7 @@ fn wait_watched(
             Err(_) => Some(limit),
         };
         if let Some(ran) = stop {
-            let _ = child.kill();
-            let _ = child.wait();
+            stop_all(child);
             return (None, ran);
         }
     }
