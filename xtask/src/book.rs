@@ -47,6 +47,12 @@ pub fn build_and_check_book(
             ));
         }
     }
+    let recorded =
+        fs::read_to_string(book_dir.join(KEY_LINES)).unwrap_or_default();
+    let current = key_lines(root, &src_dir, &walks);
+    if recorded != current {
+        errors.push(changed_key_lines(&recorded, &current));
+    }
     if errors.is_empty() {
         Ok(html_dir)
     } else {
@@ -56,6 +62,70 @@ pub fn build_and_check_book(
             errors.join("\n  ")
         ))
     }
+}
+
+/// Where the text of the key-line fragments is recorded, in the book
+/// folder.
+const KEY_LINES: &str = "key-lines.txt";
+
+/// The text of every fragment on the exercises' solution pages, which
+/// show key lines only. The coverage rule cannot notice that a changed
+/// solution moved its key lines; comparing this text with the recorded
+/// one does, so a solution cannot change without its page being
+/// revisited.
+fn key_lines(root: &Path, src_dir: &Path, walks: &[checks::Walk]) -> String {
+    let mut text = String::new();
+    for walk in walks.iter().filter(|walk| !walk.every_line) {
+        let source = fs::read_to_string(&walk.file).unwrap_or_default();
+        let lines: Vec<&str> = source.lines().collect();
+        let page = walk.chapter.strip_prefix(src_dir).unwrap_or(&walk.chapter);
+        let file = walk.file.strip_prefix(root).unwrap_or(&walk.file);
+        for &(first, last) in &walk.ranges {
+            let _ = writeln!(
+                text,
+                "== {} shows {}:{first}:{last}",
+                page.display(),
+                file.display()
+            );
+            for line in &lines[first - 1..last.min(lines.len())] {
+                let _ = writeln!(text, "{line}");
+            }
+        }
+    }
+    text
+}
+
+fn changed_key_lines(recorded: &str, current: &str) -> String {
+    let first_difference = recorded
+        .lines()
+        .zip(current.lines())
+        .position(|(a, b)| a != b)
+        .unwrap_or_else(|| {
+            recorded.lines().count().min(current.lines().count())
+        });
+    let header = current
+        .lines()
+        .take(first_difference + 1)
+        .filter(|line| line.starts_with("== "))
+        .last()
+        .unwrap_or("(none)");
+    format!(
+        "the key lines shown on the exercises' solution pages changed \
+         (first at `{header}`, line {} of book/{KEY_LINES}): revisit the \
+         page, then record them with `cargo xtask bless`",
+        first_difference + 1
+    )
+}
+
+/// Writes the current key lines to `book/key-lines.txt` (`cargo xtask
+/// bless`).
+pub fn record_key_lines(root: &Path) -> Result<(), String> {
+    let book_dir = root.join("book");
+    let src_dir = book_dir.join("src");
+    let walks = checks::check_sources(root, &src_dir)
+        .map_err(|found| found.join("\n"))?;
+    fs::write(book_dir.join(KEY_LINES), key_lines(root, &src_dir, &walks))
+        .map_err(|error| format!("cannot write book/{KEY_LINES}: {error}"))
 }
 
 /// Runs mdBook; any warning or error it logs fails the build (mdBook
@@ -202,7 +272,27 @@ mod tests {
             "# S\n\n- [Hello](hello.md)\n- [Solution](exercises/solution.md)\n",
         )
         .unwrap();
+        // Key lines must be recorded; then the page passes.
+        let error = build_and_check_book(root, &root.join("book")).unwrap_err();
+        assert!(error.contains("key lines shown"), "{error}");
+        record_key_lines(root).unwrap();
+        let recorded =
+            fs::read_to_string(root.join("book/key-lines.txt")).unwrap();
+        assert_eq!(
+            recorded,
+            "== exercises/solution.md shows examples/solution.rs:3:3\n    b();\n"
+        );
         build_and_check_book(root, &root.join("book")).unwrap();
+        // A changed solution moves its key lines: the page must be
+        // revisited, although the fragment is still in order.
+        fs::write(
+            root.join("examples/solution.rs"),
+            "fn main() {\n    a();\n    c();\n    b();\n}\n",
+        )
+        .unwrap();
+        let error = build_and_check_book(root, &root.join("book")).unwrap_err();
+        assert!(error.contains("key lines shown"), "{error}");
+        assert!(error.contains("exercises/solution.md shows"), "{error}");
         // The same page outside exercises/ must walk every line.
         fs::remove_file(root.join("book/src/exercises/solution.md")).unwrap();
         fs::write(

@@ -199,6 +199,8 @@ pub struct Walk {
     /// Whether the fragments show every non-blank line (false on the
     /// solution pages of exercises, which show the key lines).
     pub every_line: bool,
+    /// The fragments' first and last lines, in the chapter's order.
+    pub ranges: Vec<(usize, usize)>,
 }
 
 /// Runs the source-level rules over every chapter in `src_dir` and
@@ -268,6 +270,7 @@ pub fn check_sources(
                     chapter: chapter.clone(),
                     file: file.to_path_buf(),
                     every_line,
+                    ranges: ranges.clone(),
                 }),
                 Err(found) => errors.extend(found.into_iter().map(|e| {
                     format!(

@@ -46,7 +46,7 @@ enum Task {
     /// browser tests of the book (installs Chromium with apt-get as root)
     Ci,
     /// Rewrite book/src/output/ from real runs of the examples, the lab
-    /// and the checker
+    /// and the checker, and record the solution pages' key lines
     Bless,
 }
 
@@ -64,7 +64,8 @@ fn main() -> ExitCode {
         Task::Bless => cargo(
             &["test", "--package", "socket-walkthrough", "--tests"],
             &[("BLESS", "1")],
-        ),
+        )
+        .and_then(|()| book::record_key_lines(&root())),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
