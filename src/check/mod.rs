@@ -232,6 +232,15 @@ impl Criterion {
         }
     }
 
+    /// Every criterion in `names` skipped for one reason: the checker
+    /// could not set up what they all need.
+    pub fn skip_all(names: &[&'static str], reason: &str) -> Vec<Criterion> {
+        names
+            .iter()
+            .map(|name| Criterion::skip(name, reason))
+            .collect()
+    }
+
     /// Passes when `result` is `Ok`; an `Err` carries the failure.
     pub fn from(name: &'static str, result: Result<(), Failure>) -> Criterion {
         Criterion {

@@ -55,15 +55,8 @@ pub fn check(student: &Student) -> Vec<Criterion> {
     let server = match Server::start() {
         Ok(server) => server,
         Err(error) => {
-            return names
-                .iter()
-                .map(|name| {
-                    Criterion::skip(
-                        name,
-                        format!("cannot start the checker's server: {error}"),
-                    )
-                })
-                .collect();
+            let reason = format!("cannot start the checker's server: {error}");
+            return Criterion::skip_all(&names, &reason);
         }
     };
     let port = server.address.port().to_string();

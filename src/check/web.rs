@@ -54,12 +54,8 @@ pub fn check(student: &Student) -> Vec<Criterion> {
     let folder = match Folder::create() {
         Ok(folder) => folder,
         Err(error) => {
-            return CRITERIA
-                .iter()
-                .map(|name| {
-                    Criterion::skip(name, format!("cannot make files: {error}"))
-                })
-                .collect();
+            let reason = format!("cannot make files: {error}");
+            return Criterion::skip_all(&CRITERIA, &reason);
         }
     };
     let site = folder.site.display().to_string();
