@@ -46,8 +46,10 @@ fn class_mode_prints_one_row_per_submission() {
         &run,
         None,
     );
-    let mismatch = check_text("exercises/class.txt", session.text);
-    assert!(mismatch.is_none(), "{}", mismatch.unwrap_or_default());
+    support::assert_transcripts([check_text(
+        "exercises/class.txt",
+        session.text,
+    )]);
 }
 
 #[test]

@@ -72,10 +72,6 @@ fn check_session(exercise: &str, program: &str, run: &Run) -> String {
     )
 }
 
-fn assert_same(mismatch: Option<String>) {
-    assert!(mismatch.is_none(), "{}", mismatch.unwrap_or_default());
-}
-
 // Exercise 3: a concurrent TCP server.
 
 #[test]
@@ -84,7 +80,10 @@ fn concurrent_checker_passes_the_threaded_server() {
     let run = support::check("concurrent", &program, &[]);
     assert_all_pass(&run, &CONCURRENT);
     let session = check_session("concurrent", "tcp_threaded_server", &run);
-    assert_same(check_text("exercises/concurrent-check.txt", session));
+    support::assert_transcripts([check_text(
+        "exercises/concurrent-check.txt",
+        session,
+    )]);
 }
 
 /// The notes' server serves one client at a time: a silent client holds
@@ -111,10 +110,10 @@ fn concurrent_checker_fails_each_wrong_server_on_the_right_criterion() {
     ]);
     tcp_server.assert_checker_failed("serves-while-one-client-is-silent", "");
     let session = check_session("concurrent", "tcp_server", &tcp_server);
-    assert_same(check_text(
+    support::assert_transcripts([check_text(
         "exercises/concurrent-check-tcp-server.txt",
         session,
-    ));
+    )]);
     assert_eq!(
         failed(&exits),
         ["survives-client-resets", "keeps-serving-after"],
@@ -331,7 +330,7 @@ fn threaded_server_serves_a_client_while_another_waits_at_its_prompt() {
         ("exercises/concurrent-client-2.txt", terminal_2),
         ("exercises/concurrent-client-3.txt", terminal_3),
     ] {
-        assert_same(check_text(file, normalised(session)));
+        support::assert_transcripts([check_text(file, normalised(session))]);
     }
 }
 
@@ -414,7 +413,10 @@ fn framing_checker_passes_the_lines_server() {
     let run = support::check("framing", &program, &[]);
     assert_all_pass(&run, &FRAMING);
     let session = check_session("framing", "tcp_lines_server", &run);
-    assert_same(check_text("exercises/framing-check.txt", session));
+    support::assert_transcripts([check_text(
+        "exercises/framing-check.txt",
+        session,
+    )]);
 }
 
 /// Each plausible wrong server fails on the criterion its file names; a
@@ -500,7 +502,10 @@ fn lines_server_answers_every_line_of_a_connection() {
          STRASSE 안녕\nFROM TELNET\nNO NEWLINE AT THE END\n"
     );
     // The page shows the replies as they came, one per line.
-    assert_same(check_text("exercises/framing-replies.txt", reply));
+    support::assert_transcripts([check_text(
+        "exercises/framing-replies.txt",
+        reply,
+    )]);
     let mut next = TcpStream::connect(server.loopback()).unwrap();
     next.write_all(b"a second client\n").unwrap();
     next.shutdown(Shutdown::Write).unwrap();
@@ -518,9 +523,15 @@ fn lines_server_answers_every_line_of_a_connection() {
     }
     assert!(server.stderr().is_empty(), "{}", server.describe());
     let text = session.text.replace(&port.to_string(), "12000");
-    assert_same(check_text("exercises/framing-server.txt", text));
+    support::assert_transcripts([check_text(
+        "exercises/framing-server.txt",
+        text,
+    )]);
     let text = terminal_2.text.replace(&port.to_string(), "12000");
-    assert_same(check_text("exercises/framing-client.txt", text));
+    support::assert_transcripts([check_text(
+        "exercises/framing-client.txt",
+        text,
+    )]);
 }
 
 /// A line of 1 MiB without newline closes the connection, without a

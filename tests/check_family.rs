@@ -265,7 +265,7 @@ fn family_transcripts() {
         &run,
         None,
     );
-    let mismatches: Vec<String> = [
+    support::assert_transcripts([
         check_text(
             "exercises/family-server.txt",
             normalise(&server_session.text, port),
@@ -274,11 +274,7 @@ fn family_transcripts() {
             "exercises/family-client.txt",
             normalise(&client_session.text, port),
         ),
-    ]
-    .into_iter()
-    .flatten()
-    .collect();
-    assert!(mismatches.is_empty(), "{}", mismatches.join("\n"));
+    ]);
 }
 
 /// Where `localhost` resolves to ::1 first and the server listens on IPv4
@@ -337,6 +333,5 @@ fn family_dual_stack_transcripts() {
         "exercises/family-check-ipv4-only.txt",
         format!("{shown}{}", run.stdout),
     ));
-    let mismatches: Vec<String> = mismatches.into_iter().flatten().collect();
-    assert!(mismatches.is_empty(), "{}", mismatches.join("\n"));
+    support::assert_transcripts(mismatches);
 }

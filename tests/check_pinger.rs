@@ -34,11 +34,10 @@ fn solution_passes_every_criterion_as_the_page_shows() {
     run.assert_checker_passed(&CRITERIA);
     let shown = "$ cargo run -- check pinger -- \
                  target/debug/examples/udp_pinger\n";
-    let mismatch = check_text(
+    support::assert_transcripts([check_text(
         "exercises/pinger-check.txt",
         format!("{shown}{}", run.stdout),
-    );
-    assert!(mismatch.is_none(), "{}", mismatch.unwrap());
+    )]);
 }
 
 #[test]
@@ -185,7 +184,7 @@ fn pinger_sessions() {
     );
     let client_text =
         format!("$ cargo run --example udp_pinger\n{}", run.stdout);
-    let mismatches: Vec<String> = [
+    support::assert_transcripts([
         check_figures(
             "exercises/pinger-server.txt",
             renumber(&server_text, port),
@@ -194,11 +193,7 @@ fn pinger_sessions() {
             "exercises/pinger-client.txt",
             renumber(&client_text, port),
         ),
-    ]
-    .into_iter()
-    .flatten()
-    .collect();
-    assert!(mismatches.is_empty(), "{}", mismatches.join("\n"));
+    ]);
 }
 
 /// The lines `pipe` carries, as they come.
@@ -322,11 +317,10 @@ fn with_no_server_the_statistics_stop_at_the_loss() {
     );
     assert_eq!(run.stdout, expected, "{}", run.describe());
     let shown = "$ cargo run --example udp_pinger -- --timeout 0.05\n";
-    let mismatch = check_text(
+    support::assert_transcripts([check_text(
         "exercises/pinger-no-server.txt",
         format!("{shown}{}", run.stdout),
-    );
-    assert!(mismatch.is_none(), "{}", mismatch.unwrap());
+    )]);
 }
 
 #[test]

@@ -35,11 +35,10 @@ fn solution_passes_every_criterion_as_the_page_shows() {
     run.assert_checker_passed(&CRITERIA);
     let shown = "$ cargo run -- check retry -- \
                  target/debug/examples/udp_retry_client\n";
-    let mismatch = check_text(
+    support::assert_transcripts([check_text(
         "exercises/retry-check.txt",
         format!("{shown}{}", run.stdout),
-    );
-    assert!(mismatch.is_none(), "{}", mismatch.unwrap());
+    )]);
 }
 
 #[test]
@@ -178,14 +177,10 @@ fn retry_sessions() {
         .to_string();
     let relay_text = renumber(&relay_text)
         .replace(&format!("127.0.0.1:{client_port}"), "127.0.0.1:50001");
-    let mismatches: Vec<String> = [
+    support::assert_transcripts([
         check_text("exercises/retry-client.txt", renumber(&client_text)),
         check_text("exercises/retry-relay.txt", relay_text),
-    ]
-    .into_iter()
-    .flatten()
-    .collect();
-    assert!(mismatches.is_empty(), "{}", mismatches.join("\n"));
+    ]);
 }
 
 /// The page's claim: a late reply does not restart the wait, so a stream

@@ -299,13 +299,9 @@ fn web_transcripts() {
         "$ cargo run -- check web -- target/debug/examples/web_server\n";
     let run = support::check("web", &support::example("web_server"), &[]);
     assert_eq!(run.status.code(), Some(0), "{}", run.describe());
-    let mismatches: Vec<String> = [
+    support::assert_transcripts([
         check_text("exercises/web-server.txt", renumber(&log, port)),
         check_text("exercises/web-exchange.txt", exchanges),
         check_text("exercises/web-check.txt", format!("{shown}{}", run.stdout)),
-    ]
-    .into_iter()
-    .flatten()
-    .collect();
-    assert!(mismatches.is_empty(), "{}", mismatches.join("\n"));
+    ]);
 }

@@ -12,16 +12,11 @@ use std::fs;
 use std::net::{TcpListener, UdpSocket};
 use std::path::Path;
 
-use support::{Server, Session, check_text, run_example};
+use support::{Server, Session, assert_transcripts, check_text, run_example};
 
 /// Compares `session` (with `port` written as 12000) with the book's file.
 fn check(file: &str, session: Session, port: u16) -> Option<String> {
     check_text(file, session.text.replace(&port.to_string(), "12000"))
-}
-
-fn assert_all(mismatches: impl IntoIterator<Item = Option<String>>) {
-    let mismatches: Vec<String> = mismatches.into_iter().flatten().collect();
-    assert!(mismatches.is_empty(), "{}", mismatches.join("\n"));
 }
 
 /// Server on every interface (as by default) and two clients.
@@ -58,12 +53,12 @@ fn two_clients(protocol: &str, first: &str) -> [Option<String>; 2] {
 
 #[test]
 fn udp_sessions() {
-    assert_all(two_clients("udp", "hello over udp"));
+    assert_transcripts(two_clients("udp", "hello over udp"));
 }
 
 #[test]
 fn tcp_sessions() {
-    assert_all(two_clients("tcp", "hello over tcp"));
+    assert_transcripts(two_clients("tcp", "hello over tcp"));
 }
 
 #[test]
@@ -131,7 +126,7 @@ fn error_sessions() {
     // The prompt has no newline; the error follows it on the same line.
     mismatches.push(check("closed_stdin.txt", session, 12000));
 
-    assert_all(mismatches);
+    assert_transcripts(mismatches);
 }
 
 /// Replaces every number in `text` by `#`, so that two runs of an
@@ -323,7 +318,7 @@ fn relay_sessions() {
     let renumber = |session: Session| {
         renumber_ports(&session.text, server_port, relay_port)
     };
-    assert_all([
+    assert_transcripts([
         check_text("relay_session.txt", renumber(relay_session)),
         check_text("relay_client_timeout.txt", renumber(client_session)),
     ]);

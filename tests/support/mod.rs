@@ -431,3 +431,12 @@ pub fn check_text(file: &str, actual: String) -> Option<String> {
         )
     })
 }
+
+/// Asserts that every transcript comparison (from [`check_text`]) matched,
+/// showing every mismatch at once.
+pub fn assert_transcripts(
+    mismatches: impl IntoIterator<Item = Option<String>>,
+) {
+    let mismatches: Vec<String> = mismatches.into_iter().flatten().collect();
+    assert!(mismatches.is_empty(), "{}", mismatches.join("\n"));
+}
