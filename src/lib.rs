@@ -1,10 +1,10 @@
-//! Small helpers shared by the four example programs.
+//! Small helpers shared by the example programs.
 //!
 //! They keep error handling and keyboard input out of the way so that every
 //! socket call stays visible in each example's `main`. None of them touches
 //! a socket.
 
-use std::fmt::Display;
+use std::fmt::{self, Display};
 use std::io::{self, BufRead, Write};
 use std::process;
 use std::time::Duration;
@@ -69,6 +69,44 @@ fn read_line(mut reader: impl BufRead) -> io::Result<String> {
     Ok(line)
 }
 
+/// Prints `line` and a newline on standard output, as `println!` does,
+/// but ends the program with one line on standard error instead of a
+/// panic when standard output is gone (`udp_server | head -1`, a closed
+/// terminal): a server whose log nobody can read stops cleanly.
+pub fn say(line: impl Display) {
+    let mut stdout = io::stdout().lock();
+    if let Err(error) = writeln!(stdout, "{line}").and_then(|()| stdout.flush())
+    {
+        fail(format_args!(
+            "cannot write to standard output ({error}); stopping"
+        ));
+    }
+}
+
+/// Shows text that came from the network on a terminal without letting it
+/// drive the terminal: every control character (escape sequences, bells,
+/// carriage returns, C1 controls) is written as a Rust escape such as
+/// `\u{1b}`, everything else as it is.
+pub fn printable(text: &str) -> Printable<'_> {
+    Printable(text)
+}
+
+/// The [`Display`] of [`printable`].
+pub struct Printable<'a>(&'a str);
+
+impl Display for Printable<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for c in self.0.chars() {
+            if c.is_control() {
+                write!(f, "{}", c.escape_default())?;
+            } else {
+                write!(f, "{c}")?;
+            }
+        }
+        Ok(())
+    }
+}
+
 /// Parses a positive number of seconds such as `5` or `0.5`, for clap's
 /// `value_parser`.
 pub fn parse_seconds(text: &str) -> Result<Duration, String> {
@@ -109,6 +147,14 @@ mod tests {
     fn read_line_rejects_invalid_utf8() {
         let error = read_line(&b"\xff\n"[..]).unwrap_err();
         assert_eq!(error.kind(), io::ErrorKind::InvalidData);
+    }
+
+    #[test]
+    fn printable_escapes_control_characters_only() {
+        let shown =
+            printable("caf\u{e9} \x1b]0;owned\x07\r\n\u{9b}2J ok").to_string();
+        assert_eq!(shown, "caf\u{e9} \\u{1b}]0;owned\\u{7}\\r\\n\\u{9b}2J ok");
+        assert!(!shown.chars().any(char::is_control));
     }
 
     #[test]
