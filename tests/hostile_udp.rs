@@ -21,11 +21,16 @@ use wait_timeout::ChildExt;
 /// How long the test counts the datagrams the servers print.
 const WINDOW: Duration = Duration::from_secs(2);
 
+/// The text of the datagram forged "from" a server to itself.
+const SELF_FORGED: &[u8] = b"echo chamber";
+
 /// A udp_server on 127.0.0.1 whose printed lines are only counted.
 struct Counted {
     child: Child,
     address: SocketAddrV4,
     lines: Arc<AtomicUsize>,
+    /// Lines that show the datagram forged "from" the server itself.
+    echoes: Arc<AtomicUsize>,
     stderr_bytes: Arc<AtomicUsize>,
     readers: Vec<JoinHandle<()>>,
 }
@@ -49,11 +54,15 @@ impl Counted {
             .unwrap_or_else(|| panic!("unexpected ready line {ready:?}"));
         let lines = Arc::new(AtomicUsize::new(0));
         let stderr_bytes = Arc::new(AtomicUsize::new(0));
-        let counter = Arc::clone(&lines);
+        let echoes = Arc::new(AtomicUsize::new(0));
+        let (counter, echo_counter) = (Arc::clone(&lines), Arc::clone(&echoes));
         let out = thread::spawn(move || {
             let mut line = Vec::new();
             while let Ok(1..) = stdout.read_until(b'\n', &mut line) {
                 counter.fetch_add(1, Ordering::Relaxed);
+                if line.starts_with(SELF_FORGED) || line.starts_with(b"ECHO") {
+                    echo_counter.fetch_add(1, Ordering::Relaxed);
+                }
                 line.clear();
             }
         });
@@ -69,6 +78,7 @@ impl Counted {
             child,
             address,
             lines,
+            echoes,
             stderr_bytes,
             readers: vec![out, err],
         }
@@ -158,7 +168,7 @@ fn a_forged_datagram_starts_no_endless_loop() {
         println!("skipped: needs CAP_NET_RAW (run as root)");
         return;
     }
-    forge(b.address.port(), b_address, b"echo chamber").unwrap();
+    forge(b.address.port(), b_address, SELF_FORGED).unwrap();
     let started = Instant::now();
     let cpu_before = (a.cpu_ticks(), b.cpu_ticks());
     thread::sleep(WINDOW);
@@ -174,6 +184,12 @@ fn a_forged_datagram_starts_no_endless_loop() {
          other"
     );
     assert!(b.printed() >= 1, "B never received the forged datagrams");
+    // A datagram from its own port is never answered, not even once.
+    assert_eq!(
+        b.echoes.load(Ordering::Relaxed),
+        0,
+        "B answered a datagram that came \"from\" itself"
+    );
     // The loop is over: the next second costs (almost) no CPU.
     let cpu_during = (a.cpu_ticks(), b.cpu_ticks());
     let quiet_from = Instant::now();
