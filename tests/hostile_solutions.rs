@@ -9,7 +9,7 @@
 mod support;
 
 use std::io::{BufRead, BufReader, ErrorKind, Read, Write};
-use std::net::{SocketAddr, TcpStream};
+use std::net::{SocketAddr, TcpStream, UdpSocket};
 use std::os::unix::process::CommandExt;
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::mpsc::{self, Receiver};
@@ -399,4 +399,92 @@ fn tcp_solutions_stop_with_one_line_when_stdout_is_closed() {
             "{name}: {stderr}"
         );
     }
+}
+
+// Item 7: replies from a third party.
+
+/// A stand-in for the UDP server that answers `requests` datagrams with
+/// their uppercase, each time after an intruder on another port has sent
+/// the client `forge(request)` first. Returns the server's port, the
+/// intruder's, and the thread.
+fn server_with_intruder(
+    requests: usize,
+    forge: fn(&str) -> String,
+) -> (u16, u16, thread::JoinHandle<()>) {
+    let server = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let intruder = UdpSocket::bind("127.0.0.1:0").unwrap();
+    server.set_read_timeout(Some(LIMIT)).unwrap();
+    let ports = (
+        server.local_addr().unwrap().port(),
+        intruder.local_addr().unwrap().port(),
+    );
+    let thread = thread::spawn(move || {
+        let mut buffer = [0; 2048];
+        for _ in 0..requests {
+            let (length, client) = server.recv_from(&mut buffer).unwrap();
+            let request = String::from_utf8_lossy(&buffer[..length]);
+            intruder
+                .send_to(forge(&request).as_bytes(), client)
+                .unwrap();
+            let reply = request.to_uppercase();
+            server.send_to(reply.as_bytes(), client).unwrap();
+        }
+    });
+    (ports.0, ports.1, thread)
+}
+
+#[test]
+fn pinger_takes_replies_from_the_server_only() {
+    let (port, intruder, server) =
+        server_with_intruder(10, |_| "FAKE REPLY".to_string());
+    let port = port.to_string();
+    let run = support::run_example(
+        "udp_pinger",
+        &["--server-name", "127.0.0.1", "--server-port", &port],
+        b"",
+    );
+    server.join().unwrap();
+    assert!(run.status.success(), "{}", run.describe());
+    let replies = run
+        .stdout
+        .lines()
+        .filter(|line| {
+            line.starts_with(&format!("Reply from 127.0.0.1:{port}: PING "))
+        })
+        .count();
+    assert_eq!(replies, 10, "{}", run.describe());
+    assert!(!run.stdout.contains("FAKE"), "{}", run.describe());
+    let note = format!(
+        "note: ignored a datagram from 127.0.0.1:{intruder}, which is not \
+         the server\n"
+    );
+    assert_eq!(run.stderr, note.repeat(10), "{}", run.describe());
+}
+
+#[test]
+fn retry_client_takes_replies_from_the_server_only() {
+    // The forged reply even carries the right tag.
+    let (port, intruder, server) = server_with_intruder(2, |request| {
+        let (tag, _) = request.split_once(' ').unwrap();
+        format!("{tag} FORGED")
+    });
+    let port = port.to_string();
+    let run = support::run_example(
+        "udp_retry_client",
+        &["--server-name", "127.0.0.1", "--server-port", &port],
+        b"hello\nworld\n",
+    );
+    server.join().unwrap();
+    assert!(run.status.success(), "{}", run.describe());
+    assert_eq!(
+        run.stdout,
+        "From Server: HELLO\nFrom Server: WORLD\n",
+        "{}",
+        run.describe()
+    );
+    let note = format!(
+        "note: ignored a datagram from 127.0.0.1:{intruder}, which is not \
+         the server\n"
+    );
+    assert_eq!(run.stderr, note.repeat(2), "{}", run.describe());
 }
