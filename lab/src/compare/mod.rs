@@ -1,8 +1,8 @@
 //! `compare`: eight experiments that run UDP and TCP side by side on this
 //! machine and print what differs, measured rather than told.
 //!
-//!     cargo run -- compare              # all eight, a few seconds
-//!     cargo run -- compare loss --json  # one, as a JSON document
+//!     cargo lab compare              # all eight, a few seconds
+//!     cargo lab compare loss --json  # one, as a JSON document
 //!
 //! Every server, receiver and forwarder is a thread of this process on
 //! 127.0.0.1, on a port the system chooses; every wait has a time limit,
