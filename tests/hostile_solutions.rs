@@ -2,21 +2,19 @@
 //! on loopback, bounded in count and time, then a normal client still
 //! served, the server's CPU and standard error small, and no panic.
 //!
-//! Limits are set on the spawned server only: a low RLIMIT_NOFILE for
-//! descriptor exhaustion, a low RLIMIT_AS with huge thread stacks
-//! (RUST_MIN_STACK) for a thread that cannot be started.
+//! Limits are set on the spawned server only, by `ulimit` in the shell
+//! that execs it: few file descriptors (`-n`) to exhaust them, a small
+//! address space (`-v`) with huge thread stacks (RUST_MIN_STACK) for a
+//! thread that cannot be started. Linux only: CPU time comes from /proc.
 
 mod support;
 
 use std::io::{BufRead, BufReader, ErrorKind, Read, Write};
 use std::net::{SocketAddr, TcpStream, UdpSocket};
-use std::os::unix::process::CommandExt;
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::mpsc::{self, Receiver};
 use std::thread;
 use std::time::{Duration, Instant};
-
-use wait_timeout::ChildExt;
 
 /// Every wait of this file on the server ends after this long.
 const LIMIT: Duration = Duration::from_secs(10);
@@ -32,36 +30,47 @@ struct Spawned {
 }
 
 impl Spawned {
-    /// Starts example `name` on 127.0.0.1, port 0, with `args`, after
-    /// `setup` has shaped the command (environment, limits).
-    fn start(
-        name: &str,
-        args: &[&str],
-        setup: impl FnOnce(&mut Command),
-    ) -> Spawned {
-        Spawned::launch(name, args, setup, true)
+    /// Starts example `name` on 127.0.0.1, port 0, with `args`.
+    fn start(name: &str, args: &[&str]) -> Spawned {
+        Spawned::launch(name, args, "", true)
+    }
+
+    /// Starts example `name` as [`Spawned::start`] does, from a shell
+    /// that first runs `limits` (`ulimit ...`) and then execs it, so that
+    /// the limits hold for the server alone and its pid is the shell's.
+    fn start_limited(name: &str, limits: &str) -> Spawned {
+        Spawned::launch(name, &[], limits, true)
     }
 
     /// Starts example `name` as [`Spawned::start`] does, and closes the
     /// reading end of its standard output after the ready line.
     fn start_then_close_stdout(name: &str) -> Spawned {
-        Spawned::launch(name, &[], |_| {}, false)
+        Spawned::launch(name, &[], "", false)
     }
 
     fn launch(
         name: &str,
         args: &[&str],
-        setup: impl FnOnce(&mut Command),
+        limits: &str,
         keep_stdout: bool,
     ) -> Spawned {
-        let mut command = Command::new(support::example(name));
+        let program = support::example(name);
+        let mut command = if limits.is_empty() {
+            Command::new(program)
+        } else {
+            let mut shell = Command::new("sh");
+            shell
+                .arg("-c")
+                .arg(format!("{limits} && exec \"$0\" \"$@\""))
+                .arg(program);
+            shell
+        };
         command
             .args(["--bind", "127.0.0.1", "--port", "0"])
             .args(args)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
-        setup(&mut command);
         let mut child = command
             .spawn()
             .unwrap_or_else(|e| panic!("cannot start {name}: {e}"));
@@ -152,9 +161,7 @@ impl Spawned {
             .collect();
         let ticks: u64 = fields[11].parse::<u64>().unwrap()
             + fields[12].parse::<u64>().unwrap();
-        // SAFETY: sysconf only reads a configuration value.
-        let per_second = unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as u64;
-        Duration::from_secs_f64(ticks as f64 / per_second as f64)
+        Duration::from_secs_f64(ticks as f64 / clock_ticks_per_second())
     }
 
     /// The share of one core the server uses over the next second.
@@ -177,7 +184,7 @@ impl Spawned {
 
     /// Waits (up to [`LIMIT`]) for the server to exit.
     fn wait_exit(&mut self) -> ExitStatus {
-        match self.child.wait_timeout(LIMIT).unwrap() {
+        match support::wait_with_limit(&mut self.child, LIMIT) {
             Some(status) => status,
             None => {
                 panic!("still running after {LIMIT:?}\n{}", self.describe())
@@ -212,26 +219,13 @@ fn lines(pipe: impl BufRead + Send + 'static) -> Receiver<String> {
     receiver
 }
 
-/// Makes the spawned program start with `resource` limited to `value`.
-fn with_limit(
-    command: &mut Command,
-    resource: libc::__rlimit_resource_t,
-    value: libc::rlim_t,
-) {
-    let limit = libc::rlimit {
-        rlim_cur: value,
-        rlim_max: value,
-    };
-    // SAFETY: setrlimit is async-signal-safe and touches only the child.
-    unsafe {
-        command.pre_exec(move || {
-            if libc::setrlimit(resource, &limit) == 0 {
-                Ok(())
-            } else {
-                Err(std::io::Error::last_os_error())
-            }
-        });
-    }
+/// The unit of the CPU times in /proc/PID/stat (`getconf CLK_TCK`).
+fn clock_ticks_per_second() -> f64 {
+    let output = Command::new("getconf").arg("CLK_TCK").output().unwrap();
+    let text = String::from_utf8_lossy(&output.stdout);
+    text.trim()
+        .parse()
+        .expect("getconf CLK_TCK prints a number")
 }
 
 /// Everything `stream` receives until the end of the stream, a reset or
@@ -261,9 +255,8 @@ fn closed_within(mut stream: &TcpStream, limit: Duration) -> bool {
 #[test]
 fn threaded_server_backs_off_while_out_of_descriptors() {
     // 0, 1 and 2, the listener, and room for eight connections.
-    let mut server = Spawned::start("tcp_threaded_server", &[], |command| {
-        with_limit(command, libc::RLIMIT_NOFILE, 12)
-    });
+    let mut server =
+        Spawned::start_limited("tcp_threaded_server", "ulimit -n 12");
     // They wait in the accept queue once the descriptors are gone.
     let idle: Vec<TcpStream> = (0..30)
         .map(|_| TcpStream::connect(server.address).unwrap())
@@ -302,10 +295,10 @@ fn threaded_server_backs_off_while_out_of_descriptors() {
 fn threaded_server_refuses_only_the_connection_it_has_no_thread_for() {
     // Stacks of 1 GiB in an address space of 3 GiB: one thread fits, and
     // at most two.
-    let mut server = Spawned::start("tcp_threaded_server", &[], |command| {
-        command.env("RUST_MIN_STACK", (1u64 << 30).to_string());
-        with_limit(command, libc::RLIMIT_AS, 3 << 30);
-    });
+    let mut server = Spawned::start_limited(
+        "tcp_threaded_server",
+        "export RUST_MIN_STACK=1073741824 && ulimit -v 3145728",
+    );
     let silent: Vec<TcpStream> = (0..4)
         .map(|_| TcpStream::connect(server.address).unwrap())
         .collect();
@@ -346,7 +339,6 @@ fn threaded_server_frees_the_places_of_silent_and_trickling_clients() {
     let mut server = Spawned::start(
         "tcp_threaded_server",
         &["--max-clients", "2", "--timeout", "0.5"],
-        |_| {},
     );
     let silent = TcpStream::connect(server.address).unwrap();
     let mut trickler = TcpStream::connect(server.address).unwrap();
@@ -389,7 +381,7 @@ fn threaded_server_frees_the_places_of_silent_and_trickling_clients() {
 #[test]
 fn tcp_solutions_show_control_characters_escaped() {
     for name in ["tcp_threaded_server", "tcp_lines_server"] {
-        let mut server = Spawned::start(name, &[], |_| {});
+        let mut server = Spawned::start(name, &[]);
         let mut client = TcpStream::connect(server.address).unwrap();
         client.write_all(b"\x1b]0;owned\x07\x1b[2Jhi\n").unwrap();
         client.shutdown(std::net::Shutdown::Write).unwrap();
@@ -457,6 +449,8 @@ fn server_with_intruder(
 
 #[test]
 fn pinger_takes_replies_from_the_server_only() {
+    // Built before the stand-in starts waiting.
+    support::example("udp_pinger");
     let (port, intruder, server) =
         server_with_intruder(10, |_| "FAKE REPLY".to_string());
     let port = port.to_string();
@@ -485,6 +479,7 @@ fn pinger_takes_replies_from_the_server_only() {
 
 #[test]
 fn retry_client_takes_replies_from_the_server_only() {
+    support::example("udp_retry_client");
     // The forged reply even carries the right tag.
     let (port, intruder, server) = server_with_intruder(2, |request| {
         let (tag, _) = request.split_once(' ').unwrap();
