@@ -1,6 +1,7 @@
 //! The lab's UDP servers in a hostile classroom (issue 8): the forged
 //! source address that would start an endless exchange between
-//! `pinger-server`s. Everything on loopback, bounded in count and time.
+//! `pinger-server`s, and one host holding the relay's client table full.
+//! Everything on loopback, bounded in count and time.
 
 #[path = "../../tests/support/mod.rs"]
 mod support;
@@ -14,6 +15,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use socket2::{Domain, Protocol, SockAddr, Socket, Type};
+use support::Server;
 
 const BINARY: &str = env!("CARGO_BIN_EXE_lab");
 /// Every wait of this file ends after this long.
@@ -219,4 +221,58 @@ fn a_forged_source_starts_no_endless_exchange_between_pinger_servers() {
         let (length, _) = client.recv_from(&mut reply).unwrap();
         assert_eq!(&reply[..length], b"PING 1 0.0");
     }
+}
+
+// Item 8: one host keeps all 256 places of the relay's client table.
+
+#[test]
+fn one_host_refreshing_256_relay_clients_cannot_lock_out_a_new_one() {
+    let mut server = Server::start("udp_server");
+    let server_address = server.loopback().to_string();
+    let mut relay = Lab::start(&[
+        "relay",
+        "--listen",
+        "127.0.0.1:0",
+        "--server",
+        &server_address,
+    ]);
+    let ready = relay.next_line();
+    let relay_address: SocketAddr = ready
+        .strip_prefix("Relay listening on ")
+        .and_then(|rest| rest.split_once(", forwarding to "))
+        .and_then(|(address, _)| address.parse().ok())
+        .unwrap_or_else(|| panic!("unexpected line {ready:?}"));
+    let holders: Vec<UdpSocket> = (0..256)
+        .map(|_| {
+            let socket = UdpSocket::bind("127.0.0.1:0").unwrap();
+            socket.set_read_timeout(Some(LIMIT)).unwrap();
+            socket
+        })
+        .collect();
+    let mut reply = [0; 64];
+    // Two rounds: the table fills, then every entry is refreshed.
+    for round in ["take", "keep"] {
+        for holder in &holders {
+            holder.send_to(round.as_bytes(), relay_address).unwrap();
+            let (length, _) = holder.recv_from(&mut reply).unwrap();
+            assert_eq!(&reply[..length], round.to_uppercase().as_bytes());
+        }
+    }
+    let newcomer = UdpSocket::bind("127.0.0.1:0").unwrap();
+    newcomer
+        .set_read_timeout(Some(Duration::from_secs(2)))
+        .unwrap();
+    newcomer.send_to(b"let me in", relay_address).unwrap();
+    let answered = newcomer.recv_from(&mut reply);
+    assert!(
+        matches!(answered, Ok((9, _))) && &reply[..9] == b"LET ME IN",
+        "{answered:?}\n{}",
+        relay.describe()
+    );
+    assert!(
+        relay.stderr().contains("makes room for"),
+        "{}",
+        relay.describe()
+    );
+    server.assert_alive();
 }
