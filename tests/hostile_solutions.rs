@@ -6,6 +6,7 @@
 //! that execs it: few file descriptors (`-n`) to exhaust them, a small
 //! address space (`-v`) with huge thread stacks (RUST_MIN_STACK) for a
 //! thread that cannot be started. Linux only: CPU time comes from /proc.
+#![cfg(target_os = "linux")]
 
 mod support;
 
