@@ -15,8 +15,7 @@ use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
 use socket2::{Domain, Protocol, SockAddr, Socket, Type};
-use support::{Server, example};
-use wait_timeout::ChildExt;
+use support::{Server, example, wait_with_limit};
 
 /// How long the test counts the datagrams the servers print.
 const WINDOW: Duration = Duration::from_secs(2);
@@ -282,7 +281,7 @@ fn a_closed_standard_output_stops_the_server_with_one_line() {
     drop(stdout); // like `udp_server | head -1`
     let client = UdpSocket::bind("127.0.0.1:0").unwrap();
     client.send_to(b"anyone?", ("127.0.0.1", port)).unwrap();
-    let Some(status) = child.wait_timeout(Duration::from_secs(10)).unwrap()
+    let Some(status) = wait_with_limit(&mut child, Duration::from_secs(10))
     else {
         let _ = child.kill();
         let _ = child.wait();
