@@ -3,6 +3,7 @@
 //! experiment makes. Timings are printed, never asserted: the machine is
 //! shared and noisy, only the qualitative results are stable.
 
+#[path = "../../tests/support/mod.rs"]
 mod support;
 
 use serde_json::{Value, json};
