@@ -11,8 +11,8 @@ use std::sync::mpsc::{self, Receiver};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use pcap_file::{DataLink, Endianness};
 use pcap_file::pcap::{PcapHeader, PcapPacket, PcapWriter};
+use pcap_file::{DataLink, Endianness};
 use socket2::{Domain, Protocol, SockAddr, Socket, Type};
 
 /// One frame as the loopback interface carried it.
@@ -57,9 +57,9 @@ impl Capture {
         )
         .map_err(|error| match error.raw_os_error() {
             Some(libc::EPERM | libc::EACCES) => Refused::NotPermitted,
-            _ => Refused::Failed(format!(
-                "cannot open a packet socket: {error}"
-            )),
+            _ => {
+                Refused::Failed(format!("cannot open a packet socket: {error}"))
+            }
         })?;
         let index = loopback_index().map_err(Refused::Failed)?;
         socket
@@ -223,11 +223,8 @@ impl PcapFile {
 
     /// Appends one frame.
     pub fn write(&mut self, frame: &Frame) -> Result<(), String> {
-        let packet = PcapPacket::new(
-            frame.wall,
-            frame.bytes.len() as u32,
-            &frame.bytes,
-        );
+        let packet =
+            PcapPacket::new(frame.wall, frame.bytes.len() as u32, &frame.bytes);
         self.writer
             .write_packet(&packet)
             .map(drop)

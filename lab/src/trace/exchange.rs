@@ -45,11 +45,11 @@ pub fn run(exchange: Exchange, options: &Options) -> Result<(), String> {
             ("tcp_client", "tcp_server", Protocol::Tcp)
         }
     };
-    let programs = programs(&[client_name, server_name])?;
     let capture = Capture::start().map_err(|refused| match refused {
         Refused::NotPermitted => super::not_permitted(false),
         Refused::Failed(error) => error,
     })?;
+    let programs = programs(&[client_name, server_name])?;
     // In a new network namespace lo starts down.
     if capture::bring_loopback_up()? {
         say("(lo was down in this network namespace: brought it up)");
@@ -207,8 +207,7 @@ impl Trace {
             Done::Datagrams(n) => count(Protocol::Udp) >= n,
             Done::Unreachable => count(Protocol::Icmp) >= 1,
             Done::Closed => {
-                self.conversation.closed
-                    || self.conversation.reset_by.is_some()
+                self.conversation.closed || self.conversation.reset_by.is_some()
             }
         }
     }
@@ -306,7 +305,9 @@ fn programs(names: &[&str]) -> Result<PathBuf, String> {
         && workspace.join("Cargo.toml").is_file()
     {
         let mut command = Command::new(cargo);
-        command.args(["build", "--quiet"]).current_dir(&workspace);
+        command
+            .args(["build", "--quiet", "--package", "socket-walkthrough"])
+            .current_dir(&workspace);
         match profile_dir.file_name().and_then(|name| name.to_str()) {
             Some("debug") | None => {}
             Some(profile) => {
@@ -320,7 +321,10 @@ fn programs(names: &[&str]) -> Result<PathBuf, String> {
             .status()
             .map_err(|error| format!("cannot run cargo: {error}"))?;
         if !status.success() {
-            return Err(format!("cannot build {} ({status})", names.join(", ")));
+            return Err(format!(
+                "cannot build {} ({status})",
+                names.join(", ")
+            ));
         }
     }
     for name in names {
@@ -362,7 +366,10 @@ impl Server {
             .rsplit_once(':')
             .and_then(|(_, port)| port.parse().ok())
             .ok_or_else(|| {
-                format!("{} printed {ready:?}, not its address", program.display())
+                format!(
+                    "{} printed {ready:?}, not its address",
+                    program.display()
+                )
             })?;
         Ok(server)
     }
@@ -406,7 +413,9 @@ fn run_client(
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
-        .map_err(|error| format!("cannot start {}: {error}", program.display()))?;
+        .map_err(|error| {
+            format!("cannot start {}: {error}", program.display())
+        })?;
     let mut stdin = child.stdin.take().expect("piped");
     let _ = stdin.write_all(format!("{sentence}\n").as_bytes());
     drop(stdin);
@@ -425,7 +434,9 @@ fn run_client(
     }
     let mut said = String::new();
     for line in stdout.iter().chain(stderr.iter()) {
-        let line = line.strip_prefix("Input lowercase sentence: ").unwrap_or(&line);
+        let line = line
+            .strip_prefix("Input lowercase sentence: ")
+            .unwrap_or(&line);
         said.push_str(line);
         said.push('\n');
     }

@@ -238,7 +238,12 @@ impl Conversation {
         }
     }
 
-    fn explain_tcp(&mut self, side: Side, packet: &Packet, tcp: Tcp) -> Explained {
+    fn explain_tcp(
+        &mut self,
+        side: Side,
+        packet: &Packet,
+        tcp: Tcp,
+    ) -> Explained {
         let me = side.index();
         let them = side.other().index();
         let base = *self.base_seq[me].get_or_insert(tcp.seq);
@@ -310,9 +315,8 @@ impl Conversation {
             );
             (Phase::Handshake, cause, "kernel".to_string())
         } else if tcp.fin {
-            self.fin_seq[me] = Some(tcp.seq.wrapping_add(
-                packet.payload.len() as u32,
-            ));
+            self.fin_seq[me] =
+                Some(tcp.seq.wrapping_add(packet.payload.len() as u32));
             self.first_closer.get_or_insert(side);
             match (side, lab) {
                 (_, true) => {
@@ -364,7 +368,8 @@ impl Conversation {
             if acked && self.fin_seq[me].is_some() {
                 self.closed = true;
             }
-            let what = format!("acknowledges the {}'s FIN", side.other().name());
+            let what =
+                format!("acknowledges the {}'s FIN", side.other().name());
             (Phase::Teardown, kernel(side, &what), "kernel".to_string())
         } else if !self.payload_seen && self.first_closer.is_none() {
             let cause = kernel(
@@ -379,8 +384,7 @@ impl Conversation {
             };
             (Phase::Data, kernel(side, what), "kernel".to_string())
         };
-        let phase = if self.first_closer.is_some() || self.reset_by.is_some()
-        {
+        let phase = if self.first_closer.is_some() || self.reset_by.is_some() {
             Phase::Teardown
         } else {
             phase
@@ -399,7 +403,10 @@ impl Conversation {
 
 /// The cause of a packet the lab's own client sends, and its short form.
 fn lab_client(what: &str) -> (String, String) {
-    (format!("the lab's client {what}"), "the lab's client".to_string())
+    (
+        format!("the lab's client {what}"),
+        "the lab's client".to_string(),
+    )
 }
 
 /// `"hello, packets\n"`: at most 24 characters, control characters
@@ -491,7 +498,11 @@ impl Summary {
         self.phases[explained.phase as usize] += 1;
     }
 
-    pub fn text(&self, conversation: Option<&Conversation>, tcp: bool) -> String {
+    pub fn text(
+        &self,
+        conversation: Option<&Conversation>,
+        tcp: bool,
+    ) -> String {
         let mut text = format!(
             "{} packets, {} bytes on the wire (Ethernet frames on lo), {} \
              bytes of payload",

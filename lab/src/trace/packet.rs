@@ -108,8 +108,7 @@ fn fields(bytes: &[u8]) -> Option<Fields> {
         ),
         NetSlice::Arp(_) => return None,
     };
-    let (protocol, from_port, to_port, tcp, payload) = match sliced.transport?
-    {
+    let (protocol, from_port, to_port, tcp, payload) = match sliced.transport? {
         TransportSlice::Tcp(tcp) => (
             Protocol::Tcp,
             tcp.source_port(),

@@ -70,7 +70,9 @@ pub fn draw(
             _ => "#1a7f37",
         };
         let label = match packet.tcp {
-            Some(tcp) => format!("{} len={}", tcp.flags(), packet.payload.len()),
+            Some(tcp) => {
+                format!("{} len={}", tcp.flags(), packet.payload.len())
+            }
             None if packet.protocol == Protocol::Icmp => {
                 "ICMP port unreachable".to_string()
             }

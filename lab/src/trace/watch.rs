@@ -85,13 +85,18 @@ pub fn run(limits: Limits) -> Result<(), String> {
         let (packet, explained) = trace.packets.last().expect("just added");
         summary.add(packet, explained);
         let start = *start.get_or_insert(packet.frame.at);
-        say(explain::packet_lines(summary.packets, start, packet, explained));
+        say(explain::packet_lines(
+            summary.packets,
+            start,
+            packet,
+            explained,
+        ));
         if let Some(file) = pcap.as_mut() {
             file.write(&packet.frame)?;
         }
         // A finished connection's packets need not stay in memory.
-        let over = trace.conversation.closed
-            || trace.conversation.reset_by.is_some();
+        let over =
+            trace.conversation.closed || trace.conversation.reset_by.is_some();
         if over {
             conversations.remove(&key);
         }
