@@ -6,9 +6,11 @@
 //! - `cargo xtask ci`: everything CI runs (fmt, clippy, tests, book, the
 //!   book in a browser).
 //! - `cargo xtask bless`: rewrite the book's console transcripts from
-//!   real runs after an intended change in the programs' output.
+//!   real runs after an intended change in the programs' output, and
+//!   redraw the packet diagrams from fresh captures.
 
 mod book;
+mod captures;
 mod checks;
 mod serve;
 
@@ -72,7 +74,8 @@ fn main() -> ExitCode {
             ],
             &[("BLESS", "1")],
         )
-        .and_then(|()| book::record_key_lines(&root())),
+        .and_then(|()| book::record_key_lines(&root()))
+        .and_then(|()| captures::bless(&root())),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -107,6 +110,7 @@ fn ci() -> Result<(), String> {
     // The examples' own #[test]s, the library's unit tests, the
     // end-to-end tests, and xtask's tests of the book checks. The browser
     // tests come last: they need the checked book and a Chromium.
+    captures::ensure_tcpdump()?;
     cargo(&["test", "--workspace", "--exclude", "browser-tests"], &[])?;
     let html = book::build_and_check(&root())?;
     println!("book: built and checked, HTML in {}", html.display());

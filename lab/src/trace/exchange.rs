@@ -129,7 +129,21 @@ pub fn run(exchange: Exchange, options: &Options) -> Result<(), String> {
              capture may have missed packets"
         ));
     }
-    trace.write_files(options, &heading, server_name)
+    let names = [
+        match client {
+            Client::Lab => "the lab's client",
+            Client::Example => client_name,
+        },
+        match exchange {
+            Exchange::UdpAbsent => "no socket on the port",
+            _ => server_name,
+        },
+    ];
+    let title = format!(
+        "The packets of `lab trace {}`, captured on lo",
+        exchange_name(exchange)
+    );
+    trace.write_files(options, &title, names)
 }
 
 fn exchange_name(exchange: Exchange) -> &'static str {
@@ -268,8 +282,8 @@ impl Trace {
     fn write_files(
         &self,
         options: &Options,
-        heading: &str,
-        server_name: &str,
+        title: &str,
+        names: [&str; 2],
     ) -> Result<(), String> {
         if let Some(path) = &options.pcap {
             let mut file = PcapFile::create(path)?;
@@ -281,7 +295,7 @@ impl Trace {
             write(path, &self.sequence())?;
         }
         if let Some(path) = &options.svg {
-            write(path, &svg::draw(heading, server_name, &self.packets))?;
+            write(path, &svg::draw(title, names, &self.packets))?;
         }
         Ok(())
     }

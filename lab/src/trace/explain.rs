@@ -297,7 +297,7 @@ impl Conversation {
             (Phase::Teardown, cause, short)
         } else if tcp.syn && !tcp.ack {
             let (cause, short) = if lab {
-                lab_client("asks for a connection")
+                lab_client("asks for a connection", "connect")
             } else {
                 (
                     format!(
@@ -320,7 +320,7 @@ impl Conversation {
             self.first_closer.get_or_insert(side);
             match (side, lab) {
                 (_, true) => {
-                    let (cause, short) = lab_client("closes its side");
+                    let (cause, short) = lab_client("closes its side", "drop");
                     (Phase::Teardown, cause, short)
                 }
                 (Side::Client, false) => (
@@ -343,9 +343,10 @@ impl Conversation {
         } else if !packet.payload.is_empty() {
             self.payload_seen = true;
             let (cause, short) = match (side, lab) {
-                (_, true) => {
-                    lab_client("sends a line and 4000 bytes more, in one write")
-                }
+                (_, true) => lab_client(
+                    "sends a line and 4000 bytes more, in one write",
+                    "write_all",
+                ),
                 (Side::Client, false) => (
                     format!(
                         "{}: the sentence and its newline",
@@ -402,10 +403,10 @@ impl Conversation {
 }
 
 /// The cause of a packet the lab's own client sends, and its short form.
-fn lab_client(what: &str) -> (String, String) {
+fn lab_client(what: &str, call: &str) -> (String, String) {
     (
         format!("the lab's client {what}"),
-        "the lab's client".to_string(),
+        format!("{call} (the lab)"),
     )
 }
 

@@ -13,14 +13,14 @@ const SERVER_X: usize = 510;
 const TOP: usize = 96;
 const ROW: usize = 40;
 
-/// The diagram of `packets`, titled `heading`.
+/// The diagram of `packets`, titled `title`, with the programs' names
+/// under "client" and "server".
 pub fn draw(
-    heading: &str,
-    server_name: &str,
+    title: &str,
+    [client_name, server_name]: [&str; 2],
     packets: &[(Packet, Explained)],
 ) -> String {
     let height = TOP + ROW * packets.len() + 40;
-    let client_name = server_name.replace("server", "client");
     let mut svg = String::new();
     let _ = write!(
         svg,
@@ -35,8 +35,8 @@ pub fn draw(
 <line x1="{CLIENT_X}" y1="58" x2="{CLIENT_X}" y2="{}" stroke="#888" stroke-width="2"/>
 <line x1="{SERVER_X}" y1="58" x2="{SERVER_X}" y2="{}" stroke="#888" stroke-width="2"/>
 "##,
-        escape(heading),
-        escape(&client_name),
+        escape(title),
+        escape(client_name),
         escape(server_name),
         height - 20,
         height - 20,
@@ -53,10 +53,11 @@ pub fn draw(
             };
             let _ = writeln!(
                 svg,
-                r##"<line x1="10" y1="{0}" x2="{1}" y2="{0}" stroke="#bbb" stroke-dasharray="4 4"/><text x="14" y="{2}" fill="#777" font-style="italic">{name}</text>"##,
+                r##"<line x1="10" y1="{0}" x2="{1}" y2="{0}" stroke="#bbb" stroke-dasharray="4 4"/><text x="{2}" y="{3}" text-anchor="end" fill="#777" font-style="italic">{name}</text>"##,
                 y - 14,
                 WIDTH - 10,
-                y + 2,
+                WIDTH - 14,
+                y - 18,
             );
         }
         let (from_x, to_x) = match explained.side {

@@ -1,0 +1,267 @@
+//! The book's packet diagrams are drawn from real captures, and the book
+//! build checks that they still show what the programs put on the wire.
+//!
+//! `cargo xtask bless` runs `lab trace` for each exchange and writes the
+//! diagram (`book/src/images/NAME.svg`), the capture
+//! (`book/src/captures/NAME.pcap`), its packet sequence
+//! (`book/src/captures/NAME.seq`: direction, protocol, flags, payload
+//! length) and the printed trace (`book/src/output/trace_*.txt`).
+//! `cargo xtask book` captures each exchange afresh and fails when its
+//! sequence differs from the committed one.
+
+use std::collections::HashMap;
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+/// The exchanges the book shows: `lab trace` name, file name.
+const EXCHANGES: [(&str, &str); 4] = [
+    ("udp", "udp-exchange"),
+    ("tcp", "tcp-exchange"),
+    ("tcp-unread", "tcp-unread"),
+    ("udp-absent", "udp-absent"),
+];
+
+/// How many fresh captures may be taken before one matches: some runs
+/// differ by timing alone (on loopback the client closes first in about
+/// one TCP exchange of ten), and the committed sequence is the usual one.
+const ATTEMPTS: usize = 5;
+
+/// The printed trace of `exchange`, as the book includes it.
+fn output_file(root: &Path, exchange: &str) -> PathBuf {
+    root.join("book/src/output")
+        .join(format!("trace_{}.txt", exchange.replace('-', "_")))
+}
+
+fn capture_file(root: &Path, name: &str, extension: &str) -> PathBuf {
+    root.join("book/src/captures")
+        .join(format!("{name}.{extension}"))
+}
+
+/// Rewrites every diagram, capture, sequence and printed trace from
+/// fresh runs; of `ATTEMPTS` runs, keeps one with the most frequent
+/// sequence.
+pub fn bless(root: &Path) -> Result<(), String> {
+    let lab = Lab::find(root)?;
+    fs::create_dir_all(root.join("book/src/captures"))
+        .map_err(|error| format!("cannot create book/src/captures: {error}"))?;
+    for (exchange, name) in EXCHANGES {
+        let scratch = std::env::temp_dir().join(format!("xtask-{name}"));
+        let mut runs = Vec::new();
+        for attempt in 0..ATTEMPTS {
+            let files = scratch.join(attempt.to_string());
+            fs::create_dir_all(&files).map_err(|error| error.to_string())?;
+            let stdout = lab.trace(exchange, &files)?;
+            let sequence = read(&files.join("sequence"))?;
+            runs.push((sequence, stdout, files));
+        }
+        let mut counts: HashMap<&str, usize> = HashMap::new();
+        for (sequence, _, _) in &runs {
+            *counts.entry(sequence.as_str()).or_default() += 1;
+        }
+        let (sequence, stdout, files) = runs
+            .iter()
+            .max_by_key(|(sequence, _, _)| counts[sequence.as_str()])
+            .expect("at least one run");
+        copy(
+            &files.join("svg"),
+            &root.join(format!("book/src/images/{name}.svg")),
+        )?;
+        copy(&files.join("pcap"), &capture_file(root, name, "pcap"))?;
+        write(&capture_file(root, name, "seq"), sequence)?;
+        write(&output_file(root, exchange), stdout)?;
+        println!(
+            "bless: {name}: {} packets ({} of {ATTEMPTS} runs alike)",
+            sequence.lines().count(),
+            counts[sequence.as_str()]
+        );
+        let _ = fs::remove_dir_all(&scratch);
+    }
+    Ok(())
+}
+
+/// The drift check of the book build: each committed sequence must come
+/// out of a fresh capture again. Where this machine can capture neither
+/// as root nor in a user namespace, says it skipped.
+pub fn check(root: &Path) -> Result<(), String> {
+    let lab = Lab::find(root)?;
+    if !lab.can_capture() {
+        println!(
+            "book: skipped the packet drift check: capturing needs \
+             CAP_NET_RAW or user namespaces (CI runs it as root)"
+        );
+        return Ok(());
+    }
+    let mut errors = Vec::new();
+    for (exchange, name) in EXCHANGES {
+        let path = capture_file(root, name, "seq");
+        let committed = read(&path)?;
+        for file in [
+            root.join(format!("book/src/images/{name}.svg")),
+            capture_file(root, name, "pcap"),
+            output_file(root, exchange),
+        ] {
+            if !file.is_file() {
+                errors.push(format!(
+                    "{} is missing: run `cargo xtask bless`",
+                    file.display()
+                ));
+            }
+        }
+        let scratch = std::env::temp_dir().join(format!("xtask-check-{name}"));
+        fs::create_dir_all(&scratch).map_err(|error| error.to_string())?;
+        let mut last = String::new();
+        for _ in 0..ATTEMPTS {
+            lab.trace(exchange, &scratch)?;
+            last = read(&scratch.join("sequence"))?;
+            if last == committed {
+                break;
+            }
+        }
+        let _ = fs::remove_dir_all(&scratch);
+        if last != committed {
+            errors.push(format!(
+                "{}: {ATTEMPTS} fresh captures of `lab trace {exchange}` put \
+                 other packets on the wire than the book's diagram shows \
+                 ({}); if the change is intended, run `cargo xtask bless` \
+                 and revisit the diagrams and the chapters that explain them",
+                path.display(),
+                first_difference(&committed, &last)
+            ));
+        }
+    }
+    if errors.is_empty() {
+        println!("book: the packet diagrams match fresh captures");
+        Ok(())
+    } else {
+        Err(format!(
+            "the packet drift check failed:\n  {}",
+            errors.join("\n  ")
+        ))
+    }
+}
+
+fn first_difference(committed: &str, fresh: &str) -> String {
+    let committed: Vec<&str> = committed.lines().collect();
+    let fresh: Vec<&str> = fresh.lines().collect();
+    let index = committed
+        .iter()
+        .zip(&fresh)
+        .position(|(a, b)| a != b)
+        .unwrap_or(committed.len().min(fresh.len()));
+    format!(
+        "packet {}: committed `{}`, captured `{}`",
+        index + 1,
+        committed.get(index).unwrap_or(&"(none)"),
+        fresh.get(index).unwrap_or(&"(none)")
+    )
+}
+
+/// The lab binary, run directly as root or else in a private network
+/// namespace (`unshare --user --map-root-user --net`), where it may
+/// capture too.
+struct Lab {
+    program: PathBuf,
+    namespace: bool,
+}
+
+impl Lab {
+    fn find(root: &Path) -> Result<Lab, String> {
+        crate::cargo(&["build", "--quiet", "--package", "lab"], &[])?;
+        let target = std::env::var_os("CARGO_TARGET_DIR")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| root.join("target"));
+        let program = target.join("debug/lab");
+        let namespace = !crate::is_root();
+        Ok(Lab { program, namespace })
+    }
+
+    fn command(&self) -> Command {
+        if self.namespace {
+            let mut command = Command::new("unshare");
+            command
+                .args(["--user", "--map-root-user", "--net"])
+                .arg(&self.program);
+            command
+        } else {
+            Command::new(&self.program)
+        }
+    }
+
+    fn can_capture(&self) -> bool {
+        !self.namespace
+            || Command::new("unshare")
+                .args(["--user", "--map-root-user", "--net", "true"])
+                .output()
+                .is_ok_and(|output| output.status.success())
+    }
+
+    /// Runs `lab trace EXCHANGE` writing `pcap`, `svg` and `sequence` in
+    /// `files`; returns what it printed, without the namespace's note.
+    fn trace(&self, exchange: &str, files: &Path) -> Result<String, String> {
+        let output = self
+            .command()
+            .args(["trace", exchange])
+            .arg("--pcap")
+            .arg(files.join("pcap"))
+            .arg("--svg")
+            .arg(files.join("svg"))
+            .arg("--sequence")
+            .arg(files.join("sequence"))
+            .output()
+            .map_err(|error| format!("cannot run lab trace: {error}"))?;
+        check_output(exchange, &output)?;
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        Ok(stdout
+            .lines()
+            .filter(|line| !line.starts_with("(lo was down"))
+            .map(|line| format!("{line}\n"))
+            .collect())
+    }
+}
+
+fn check_output(exchange: &str, output: &Output) -> Result<(), String> {
+    if output.status.success() {
+        Ok(())
+    } else {
+        Err(format!(
+            "`lab trace {exchange}` failed ({}): {}",
+            output.status,
+            String::from_utf8_lossy(&output.stderr).trim()
+        ))
+    }
+}
+
+fn read(path: &Path) -> Result<String, String> {
+    fs::read_to_string(path)
+        .map_err(|error| format!("cannot read {}: {error}", path.display()))
+}
+
+fn write(path: &Path, text: &str) -> Result<(), String> {
+    fs::write(path, text)
+        .map_err(|error| format!("cannot write {}: {error}", path.display()))
+}
+
+fn copy(from: &Path, to: &Path) -> Result<(), String> {
+    fs::copy(from, to).map(drop).map_err(|error| {
+        format!(
+            "cannot copy {} to {}: {error}",
+            from.display(),
+            to.display()
+        )
+    })
+}
+
+/// The trace tests read pcap files back with tcpdump. As root on a system
+/// with apt-get (a Debian or Ubuntu CI container) this installs it, as
+/// `ensure_chromium` does Chromium; anywhere else the tests say they
+/// skipped that step.
+pub fn ensure_tcpdump() -> Result<(), String> {
+    if crate::on_path("tcpdump")
+        || !(crate::on_path("apt-get") && crate::is_root())
+    {
+        return Ok(());
+    }
+    crate::apt_get(&["update"])?;
+    crate::apt_get(&["install", "-y", "--no-install-recommends", "tcpdump"])
+}
