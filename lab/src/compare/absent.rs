@@ -89,9 +89,17 @@ pub(super) fn absent() -> (Side, Side, String) {
     let expected = unconnected == "TimedOut"
         && connected == "ConnectionRefused"
         && refused == "ConnectionRefused";
-    let conclusion = if expected {
+    // "At once" is what Linux and macOS do; Windows retries the SYN and
+    // reports the refusal after about 2 s, and then this says so.
+    let conclusion = if expected && refused_time < Duration::from_millis(100) {
         "no server: UDP hears nothing unless connected; TCP is refused at once"
             .to_owned()
+    } else if expected {
+        format!(
+            "no server: UDP hears nothing unless connected; TCP is refused \
+             after {:.1} s",
+            refused_time.as_secs_f64()
+        )
     } else {
         format!(
             "no server: unconnected UDP {unconnected}, connected UDP \

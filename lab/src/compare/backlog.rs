@@ -61,11 +61,19 @@ pub(super) fn backlog() -> (Side, Side, String) {
             None => String::new(),
         };
         tcp.say(format!("  {name}: {completed} of {ATTEMPTS} done{then}"));
+        if name == "listen(1)" && completed == 2 {
+            tcp.say("    (Linux queues backlog + 1)");
+        }
     }
 
+    let queued = if small_completed == 2 {
+        " (backlog+1)"
+    } else {
+        ""
+    };
     let conclusion = format!(
-        "no accept needed: {small_completed} connects completed with \
-         listen(1), {std_completed} with std's 128"
+        "no accept needed: listen(1) let {small_completed} connects \
+         complete{queued}, 128 let {std_completed}"
     );
     (udp, tcp, conclusion)
 }

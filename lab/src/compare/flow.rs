@@ -50,7 +50,8 @@ pub(super) fn flow() -> (Side, Side, String) {
         BUFFER / 1024
     ));
     udp.say(format!("sent {sent} datagrams of {DATAGRAM} bytes"));
-    udp.say("  before any read: the sender never waits");
+    udp.say("  before any read: nothing made the");
+    udp.say("    sender wait for the receiver");
     udp.say(format!("then read {received}, dropped {dropped}, no error"));
 
     let mut tcp = Side::default();

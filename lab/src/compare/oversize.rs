@@ -5,6 +5,7 @@ use super::*;
 pub(super) fn oversize() -> (Side, Side, String) {
     const SIZE: usize = 5000;
     const BUFFER: usize = 2048;
+    const REPLY: &[u8] = b"GOT 2048 BYTES\n";
     let message: Vec<u8> =
         (0..SIZE).map(|index| b'a' + (index % 26) as u8).collect();
 
@@ -73,31 +74,48 @@ pub(super) fn oversize() -> (Side, Side, String) {
         if whole { ", intact" } else { "" }
     ));
 
-    // Errata row 11: a server that closes with unread bytes resets.
+    // Errata row 11: a server that replies, then closes with unread bytes,
+    // resets the connection. On Linux the reply that already arrived
+    // stays readable; the reset shows on the read after it.
     let listener = tcp_listener();
     let server_address = tcp_address(&listener);
     let server = thread::spawn(move || {
         let mut connection = accept(&listener);
         let mut part = [0; BUFFER];
         let read = connection.read_exact(&mut part).is_ok();
+        let replied = connection.write_all(REPLY).is_ok();
         drop(connection);
-        read
+        read && replied
     });
     let mut client = connect(server_address);
-    let result = client
+    client
         .write_all(&message)
-        .and_then(|()| client.read(&mut [0; BUFFER]));
-    let server_read = join(server, "TCP server");
-    let reset = outcome(&result);
+        .or_exit("cannot write to the TCP connection");
+    let server_done = join(server, "TCP server");
+    let mut reply = [0; BUFFER];
+    let first = client.read(&mut reply);
+    let second = client.read(&mut reply);
+    let first_shown = match &first {
+        Ok(count) if reply[..*count] == *REPLY => {
+            format!("the {count}-byte reply")
+        }
+        Ok(count) => format!("{count} bytes, not the reply"),
+        Err(_) => outcome(&first),
+    };
+    let reset = outcome(&second);
     tcp.set(
         "reset",
         json!({
-            "server_read": if server_read { BUFFER } else { 0 },
-            "client_read": reset,
+            "server_read": if server_done { BUFFER } else { 0 },
+            "first_read": first.as_ref().ok(),
+            "first_read_is_reply": first_shown.starts_with("the "),
+            "next_read": reset,
         }),
     );
-    tcp.say(format!("a server reads {BUFFER} of {SIZE}, closes:"));
-    tcp.say(format!("  the client's read: {reset}"));
+    tcp.say(format!("a server reads {BUFFER} of {SIZE}, replies,"));
+    tcp.say("  closes (RST): the client's reads:");
+    tcp.say(format!("  1: {first_shown}"));
+    tcp.say(format!("  2: {reset}"));
     udp.say("(no connection, nothing to reset)");
 
     let conclusion = format!(

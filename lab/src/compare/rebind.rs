@@ -28,8 +28,8 @@ pub(super) fn rebind() -> (Side, Side, String) {
     }
 
     let conclusion = if outcomes == ["AddrInUse", "AddrInUse", "ok"] {
-        "TIME_WAIT holds a TCP port unless both servers set SO_REUSEADDR; UDP \
-         has none"
+        "Linux: TIME_WAIT holds a TCP port unless both set SO_REUSEADDR; \
+         UDP: none"
             .to_owned()
     } else {
         format!("TCP rebinds: {}; UDP rebinds: {again}", outcomes.join(", "))
