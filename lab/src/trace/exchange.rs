@@ -116,7 +116,7 @@ pub fn run(exchange: Exchange, options: &Options) -> Result<(), String> {
     say(trace.print().trim_end());
     let speaker = match client {
         Client::Lab => "the lab's client",
-        Client::Example => client_name,
+        _ => client_name,
     };
     for line in said.lines().filter(|line| !line.is_empty()) {
         say(format_args!("{speaker}: {}", printable(line)));
@@ -132,7 +132,7 @@ pub fn run(exchange: Exchange, options: &Options) -> Result<(), String> {
     let names = [
         match client {
             Client::Lab => "the lab's client",
-            Client::Example => client_name,
+            _ => client_name,
         },
         match exchange {
             Exchange::UdpAbsent => "no socket on the port",

@@ -140,6 +140,8 @@ pub enum Phase {
 pub enum Client {
     Example,
     Lab,
+    /// Both ends are sockets of a `compare` experiment.
+    Experiment,
 }
 
 /// A packet with what it means.
@@ -212,14 +214,26 @@ impl Conversation {
                     }
                 };
                 self.payload_seen = true;
+                let (cause, short) = if self.client == Client::Experiment {
+                    (
+                        format!(
+                            "the {} sends {} bytes in one datagram",
+                            side.name(),
+                            packet.payload.len()
+                        ),
+                        "send".to_string(),
+                    )
+                } else {
+                    (format!("{}: {what}", site.label()), site.short("send_to"))
+                };
                 Explained {
                     side,
                     phase: Phase::Data,
                     seq: 0,
                     ack: 0,
                     window: 0,
-                    cause: format!("{}: {what}", site.label()),
-                    short: site.short("send_to"),
+                    cause,
+                    short,
                 }
             }
             _ => Explained {
@@ -264,132 +278,48 @@ impl Conversation {
             }
             _ => u32::from(tcp.window),
         };
-        let lab = self.client == Client::Lab && side == Side::Client;
-        let kernel = |whose: Side, what: &str| {
-            format!("the {}'s kernel {what}", whose.name())
-        };
-        let (phase, cause, short) = if tcp.rst {
+        let kind = if tcp.rst {
             self.reset_by.get_or_insert(side);
-            let refused = side == Side::Server && !self.payload_seen;
-            let (cause, short) = match side {
-                Side::Server if refused => (
-                    format!(
-                        "the kernel: no socket listens on TCP port {}, so \
-                         it refuses the connection",
-                        self.server_port
-                    ),
-                    "kernel".to_string(),
-                ),
-                Side::Server => (
-                    format!(
-                        "{}: the server closes with unread bytes in its \
-                         receive buffer, so its kernel resets the \
-                         connection instead of closing it with FIN",
-                        SERVER_DROP.label()
-                    ),
-                    SERVER_DROP.short("drop"),
-                ),
-                Side::Client => (
-                    kernel(side, "resets: no open socket has this connection"),
-                    "kernel".to_string(),
-                ),
-            };
-            (Phase::Teardown, cause, short)
-        } else if tcp.syn && !tcp.ack {
-            let (cause, short) = if lab {
-                lab_client("asks for a connection", "connect")
+            if side == Side::Server && !self.payload_seen {
+                Kind::Refused
             } else {
-                (
-                    format!(
-                        "{}: asks the server for a connection",
-                        CONNECT.label()
-                    ),
-                    CONNECT.short("connect"),
-                )
-            };
-            (Phase::Handshake, cause, short)
-        } else if tcp.syn {
-            let cause = format!(
-                "{}: the server's kernel answers for the listening socket",
-                LISTEN.label()
-            );
-            (Phase::Handshake, cause, "kernel".to_string())
-        } else if tcp.fin {
-            self.fin_seq[me] =
-                Some(tcp.seq.wrapping_add(packet.payload.len() as u32));
-            self.first_closer.get_or_insert(side);
-            match (side, lab) {
-                (_, true) => {
-                    let (cause, short) = lab_client("closes its side", "drop");
-                    (Phase::Teardown, cause, short)
-                }
-                (Side::Client, false) => (
-                    Phase::Teardown,
-                    format!(
-                        "{}: the client closes its side of the connection",
-                        CLIENT_DROP.label()
-                    ),
-                    CLIENT_DROP.short("drop"),
-                ),
-                (Side::Server, _) => (
-                    Phase::Teardown,
-                    format!(
-                        "{}: the server closes its side of the connection",
-                        SERVER_DROP.label()
-                    ),
-                    SERVER_DROP.short("drop"),
-                ),
+                Kind::Reset
             }
+        } else if tcp.syn && !tcp.ack {
+            Kind::Syn
+        } else if tcp.syn {
+            Kind::SynAck
+        } else if tcp.fin {
+            let fin = tcp.seq.wrapping_add(packet.payload.len() as u32);
+            self.fin_seq[me] = Some(fin);
+            self.first_closer.get_or_insert(side);
+            Kind::Fin
         } else if !packet.payload.is_empty() {
             self.payload_seen = true;
-            let (cause, short) = match (side, lab) {
-                (_, true) => lab_client(
-                    "sends a line and 4000 bytes more, in one write",
-                    "write_all",
-                ),
-                (Side::Client, false) => (
-                    format!(
-                        "{}: the sentence and its newline",
-                        CLIENT_WRITE.label()
-                    ),
-                    CLIENT_WRITE.short("write_all"),
-                ),
-                (Side::Server, _) => (
-                    format!(
-                        "{}: the uppercase reply and its newline",
-                        SERVER_WRITE.label()
-                    ),
-                    SERVER_WRITE.short("write_all"),
-                ),
-            };
-            (Phase::Data, cause, short)
-        } else if self.fin_seq[them].is_some() {
-            let acked = self.fin_seq[them]
-                .is_some_and(|fin| tcp.ack_number == fin.wrapping_add(1));
-            if acked && self.fin_seq[me].is_some() {
+            Kind::Data
+        } else if let Some(fin) = self.fin_seq[them] {
+            if tcp.ack_number == fin.wrapping_add(1)
+                && self.fin_seq[me].is_some()
+            {
                 self.closed = true;
             }
-            let what =
-                format!("acknowledges the {}'s FIN", side.other().name());
-            (Phase::Teardown, kernel(side, &what), "kernel".to_string())
+            Kind::AckOfFin
         } else if !self.payload_seen && self.first_closer.is_none() {
-            let cause = kernel(
-                side,
-                "completes the handshake: the connection is established",
-            );
-            (Phase::Handshake, cause, "kernel".to_string())
+            Kind::HandshakeAck
         } else {
-            let what = match side {
-                Side::Server => "acknowledges the client's bytes",
-                Side::Client => "acknowledges the server's bytes",
-            };
-            (Phase::Data, kernel(side, what), "kernel".to_string())
+            Kind::DataAck
         };
         let phase = if self.first_closer.is_some() || self.reset_by.is_some() {
             Phase::Teardown
         } else {
-            phase
+            match kind {
+                Kind::Syn | Kind::SynAck | Kind::HandshakeAck => {
+                    Phase::Handshake
+                }
+                _ => Phase::Data,
+            }
         };
+        let (cause, short) = self.cause(kind, side, packet.payload.len());
         Explained {
             side,
             phase,
@@ -400,14 +330,124 @@ impl Conversation {
             short,
         }
     }
+
+    /// Who sent a TCP segment of this kind, and why; the short form for
+    /// a diagram.
+    fn cause(&self, kind: Kind, side: Side, length: usize) -> (String, String) {
+        let other = side.other().name();
+        let kernel = |what: String| {
+            (
+                format!("the {}'s kernel {what}", side.name()),
+                "kernel".to_string(),
+            )
+        };
+        // What the program itself did, in words, when no example line
+        // applies (the lab's own sockets).
+        let generic = |what: &str, call: &str, who: &str| {
+            (format!("{who} {what}"), format!("{call} ({who})"))
+        };
+        let from_example = match (self.client, side) {
+            (Client::Example, _) => true,
+            (Client::Lab, Side::Server) => true,
+            _ => false,
+        };
+        let who = match self.client {
+            Client::Lab => "the lab's client",
+            _ => side.name(),
+        };
+        let site = |site: Site, name: &str, what: &str| {
+            (format!("{}: {what}", site.label()), site.short(name))
+        };
+        match kind {
+            Kind::Refused => (
+                format!(
+                    "the kernel: no socket listens on TCP port {}, so it \
+                     refuses the connection",
+                    self.server_port
+                ),
+                "kernel".to_string(),
+            ),
+            Kind::Reset if side == Side::Server && from_example => site(
+                SERVER_DROP,
+                "drop",
+                "the server closes with unread bytes in its receive buffer, \
+                 so its kernel resets the connection instead of closing it \
+                 with FIN",
+            ),
+            Kind::Reset => kernel(format!(
+                "resets the connection: it closed with unread bytes, or \
+                 the segment belongs to no open socket"
+            )),
+            Kind::Syn if from_example => {
+                site(CONNECT, "connect", "asks the server for a connection")
+            }
+            Kind::Syn => generic("asks for a connection", "connect", who),
+            Kind::SynAck if from_example => site(
+                LISTEN,
+                "kernel",
+                "the server's kernel answers for the listening socket",
+            ),
+            Kind::SynAck => {
+                kernel("answers for the listening socket".to_string())
+            }
+            Kind::HandshakeAck => kernel(
+                "completes the handshake: the connection is established"
+                    .to_string(),
+            ),
+            Kind::Data if from_example => match side {
+                Side::Client => site(
+                    CLIENT_WRITE,
+                    "write_all",
+                    "the sentence and its newline",
+                ),
+                Side::Server => site(
+                    SERVER_WRITE,
+                    "write_all",
+                    "the uppercase reply and its newline",
+                ),
+            },
+            Kind::Data if self.client == Client::Lab => generic(
+                "sends a line and 4000 bytes more, in one write",
+                "write_all",
+                who,
+            ),
+            Kind::Data => {
+                generic(&format!("sends {length} bytes"), "write", who)
+            }
+            Kind::DataAck => {
+                kernel(format!("acknowledges the {other}'s bytes"))
+            }
+            Kind::Fin if from_example => match side {
+                Side::Client => site(
+                    CLIENT_DROP,
+                    "drop",
+                    "the client closes its side of the connection",
+                ),
+                Side::Server => site(
+                    SERVER_DROP,
+                    "drop",
+                    "the server closes its side of the connection",
+                ),
+            },
+            Kind::Fin => generic("closes its side", "drop", who),
+            Kind::AckOfFin => kernel(format!("acknowledges the {other}'s FIN")),
+        }
+    }
 }
 
-/// The cause of a packet the lab's own client sends, and its short form.
-fn lab_client(what: &str, call: &str) -> (String, String) {
-    (
-        format!("the lab's client {what}"),
-        format!("{call} (the lab)"),
-    )
+/// What a TCP segment is, by its flags and its place in the connection.
+#[derive(Clone, Copy)]
+enum Kind {
+    Syn,
+    SynAck,
+    HandshakeAck,
+    Data,
+    DataAck,
+    Fin,
+    AckOfFin,
+    /// A RST answering a SYN: no socket listens.
+    Refused,
+    Reset,
 }
 
 /// `"hello, packets\n"`: at most 24 characters, control characters
