@@ -335,6 +335,38 @@ fn watch_mode_stops_by_itself_after_count_packets() {
     );
 }
 
+#[test]
+fn compare_oversize_with_trace_shows_the_servers_reset() {
+    if !can_capture("compare --trace") {
+        return;
+    }
+    let run = support::run_lab(&["compare", "oversize", "--trace"], b"");
+    run.assert_success();
+    let why = run.describe();
+    let (report, packets) = run
+        .stdout
+        .split_once("the packets of `oversize`:")
+        .unwrap_or_else(|| panic!("no packets after the report\n{why}"));
+    assert!(report.contains("4. oversize"), "{why}");
+    // A packet line reads `N TIME server:PORT > client:PORT TCP RST,ACK …`.
+    let from_server_with_reset = |line: &&str| {
+        line.split_once(" > ").is_some_and(|(from, rest)| {
+            from.ends_with(char::is_numeric)
+                && from.contains("server:")
+                && rest.contains(" RST")
+        })
+    };
+    assert!(
+        packets.lines().any(|line| from_server_with_reset(&line)),
+        "no RST from a server\n{why}"
+    );
+    assert!(packets.contains("UDP len=5000"), "{why}");
+    assert!(packets.contains("the server reset it"), "{why}");
+    // cost sends thousands of packets: --trace refuses it in one line.
+    support::run_lab(&["compare", "cost", "--trace"], b"")
+        .assert_error("--trace is for boundaries");
+}
+
 fn is_root() -> bool {
     // SAFETY: geteuid has no preconditions.
     unsafe { libc::geteuid() == 0 }

@@ -346,15 +346,15 @@ impl Conversation {
         let generic = |what: &str, call: &str, who: &str| {
             (format!("{who} {what}"), format!("{call} ({who})"))
         };
-        let from_example = match (self.client, side) {
-            (Client::Example, _) => true,
-            (Client::Lab, Side::Server) => true,
-            _ => false,
-        };
+        let from_example = matches!(
+            (self.client, side),
+            (Client::Example, _) | (Client::Lab, Side::Server)
+        );
         let who = match self.client {
-            Client::Lab => "the lab's client",
-            _ => side.name(),
+            Client::Lab => "the lab's client".to_string(),
+            _ => format!("the {}", side.name()),
         };
+        let who = who.as_str();
         let site = |site: Site, name: &str, what: &str| {
             (format!("{}: {what}", site.label()), site.short(name))
         };

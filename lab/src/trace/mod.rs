@@ -120,3 +120,22 @@ fn not_permitted(watching: bool) -> String {
         )
     }
 }
+
+/// The local ports of the sockets `compare` opened, noted as they are
+/// bound, so that `compare --trace` can tell its packets from anything
+/// else on loopback.
+static PORTS: std::sync::Mutex<std::collections::BTreeSet<u16>> =
+    std::sync::Mutex::new(std::collections::BTreeSet::new());
+
+/// Notes a port of one of this process's sockets (see [`PORTS`]).
+pub fn note_port(port: u16) {
+    if let Ok(mut ports) = PORTS.lock() {
+        ports.insert(port);
+    }
+}
+
+#[cfg(target_os = "linux")]
+pub use experiment::Recorder;
+
+#[cfg(target_os = "linux")]
+mod experiment;
