@@ -374,10 +374,11 @@ impl Conversation {
                  so its kernel resets the connection instead of closing it \
                  with FIN",
             ),
-            Kind::Reset => kernel(format!(
+            Kind::Reset => kernel(
                 "resets the connection: it closed with unread bytes, or \
                  the segment belongs to no open socket"
-            )),
+                    .to_string(),
+            ),
             Kind::Syn if from_example => {
                 site(CONNECT, "connect", "asks the server for a connection")
             }
