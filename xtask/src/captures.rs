@@ -27,15 +27,19 @@ const EXCHANGES: [(&str, &str); 4] = [
 /// one TCP exchange of ten), and the committed sequence is the usual one.
 const ATTEMPTS: usize = 5;
 
+/// The diagram of exchange `name`, in the book's source folder `src`.
+fn image_file(src: &Path, name: &str) -> PathBuf {
+    src.join("images").join(format!("{name}.svg"))
+}
+
 /// The printed trace of `exchange`, as the book includes it.
-fn output_file(root: &Path, exchange: &str) -> PathBuf {
-    root.join("book/src/output")
+fn output_file(src: &Path, exchange: &str) -> PathBuf {
+    src.join("output")
         .join(format!("trace_{}.txt", exchange.replace('-', "_")))
 }
 
-fn capture_file(root: &Path, name: &str, extension: &str) -> PathBuf {
-    root.join("book/src/captures")
-        .join(format!("{name}.{extension}"))
+fn capture_file(src: &Path, name: &str, extension: &str) -> PathBuf {
+    src.join("captures").join(format!("{name}.{extension}"))
 }
 
 /// Rewrites every diagram, capture, sequence and printed trace from
@@ -43,7 +47,9 @@ fn capture_file(root: &Path, name: &str, extension: &str) -> PathBuf {
 /// sequence.
 pub fn bless(root: &Path) -> Result<(), String> {
     let lab = Lab::find(root)?;
-    fs::create_dir_all(root.join("book/src/captures"))
+    let src = root.join("book/src");
+    let src = src.as_path();
+    fs::create_dir_all(src.join("captures"))
         .map_err(|error| format!("cannot create book/src/captures: {error}"))?;
     for (exchange, name) in EXCHANGES {
         let scratch = std::env::temp_dir().join(format!("xtask-{name}"));
@@ -63,13 +69,10 @@ pub fn bless(root: &Path) -> Result<(), String> {
             .iter()
             .max_by_key(|(sequence, _, _)| counts[sequence.as_str()])
             .expect("at least one run");
-        copy(
-            &files.join("svg"),
-            &root.join(format!("book/src/images/{name}.svg")),
-        )?;
-        copy(&files.join("pcap"), &capture_file(root, name, "pcap"))?;
-        write(&capture_file(root, name, "seq"), sequence)?;
-        write(&output_file(root, exchange), stdout)?;
+        copy(&files.join("svg"), &image_file(src, name))?;
+        copy(&files.join("pcap"), &capture_file(src, name, "pcap"))?;
+        write(&capture_file(src, name, "seq"), sequence)?;
+        write(&output_file(src, exchange), stdout)?;
         println!(
             "bless: {name}: {} packets ({} of {ATTEMPTS} runs alike)",
             sequence.lines().count(),
@@ -84,7 +87,11 @@ pub fn bless(root: &Path) -> Result<(), String> {
 /// out of a fresh capture again. Where this machine can capture neither
 /// as root nor in a user namespace, says it skipped.
 pub fn check(root: &Path) -> Result<(), String> {
-    let lab = Lab::find(root)?;
+    check_book(&Lab::find(root)?, &root.join("book/src"))
+}
+
+/// [`check`] of the book whose source folder is `src`.
+fn check_book(lab: &Lab, src: &Path) -> Result<(), String> {
     if !lab.can_capture() {
         println!(
             "book: skipped the packet drift check: capturing needs \
@@ -94,12 +101,12 @@ pub fn check(root: &Path) -> Result<(), String> {
     }
     let mut errors = Vec::new();
     for (exchange, name) in EXCHANGES {
-        let path = capture_file(root, name, "seq");
+        let path = capture_file(src, name, "seq");
         let committed = read(&path)?;
         for file in [
-            root.join(format!("book/src/images/{name}.svg")),
-            capture_file(root, name, "pcap"),
-            output_file(root, exchange),
+            image_file(src, name),
+            capture_file(src, name, "pcap"),
+            output_file(src, exchange),
         ] {
             if !file.is_file() {
                 errors.push(format!(
@@ -167,7 +174,20 @@ struct Lab {
 
 impl Lab {
     fn find(root: &Path) -> Result<Lab, String> {
+        // The lab and the examples it runs, built once here: the lab
+        // then runs without CARGO in its environment, so it does not
+        // call cargo again for every capture.
         crate::cargo(&["build", "--quiet", "--package", "lab"], &[])?;
+        crate::cargo(
+            &[
+                "build",
+                "--quiet",
+                "--package",
+                "socket-walkthrough",
+                "--examples",
+            ],
+            &[],
+        )?;
         let target = std::env::var_os("CARGO_TARGET_DIR")
             .map(PathBuf::from)
             .unwrap_or_else(|| root.join("target"));
@@ -177,7 +197,7 @@ impl Lab {
     }
 
     fn command(&self) -> Command {
-        if self.namespace {
+        let mut command = if self.namespace {
             let mut command = Command::new("unshare");
             command
                 .args(["--user", "--map-root-user", "--net"])
@@ -185,7 +205,9 @@ impl Lab {
             command
         } else {
             Command::new(&self.program)
-        }
+        };
+        command.env_remove("CARGO");
+        command
     }
 
     fn can_capture(&self) -> bool {
@@ -264,4 +286,70 @@ pub fn ensure_tcpdump() -> Result<(), String> {
     }
     crate::apt_get(&["update"])?;
     crate::apt_get(&["install", "-y", "--no-install-recommends", "tcpdump"])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A copy of the book's committed captures in a scratch folder.
+    fn committed_captures() -> (tempfile::TempDir, PathBuf) {
+        let root = crate::root();
+        let dir = tempfile::tempdir().unwrap();
+        let src = dir.path().join("src");
+        for folder in ["captures", "images", "output"] {
+            fs::create_dir_all(src.join(folder)).unwrap();
+        }
+        for (exchange, name) in EXCHANGES {
+            let book = root.join("book/src");
+            for (from, to) in [
+                (image_file(&book, name), image_file(&src, name)),
+                (
+                    capture_file(&book, name, "pcap"),
+                    capture_file(&src, name, "pcap"),
+                ),
+                (
+                    capture_file(&book, name, "seq"),
+                    capture_file(&src, name, "seq"),
+                ),
+                (output_file(&book, exchange), output_file(&src, exchange)),
+            ] {
+                fs::copy(&from, &to).unwrap();
+            }
+        }
+        (dir, src)
+    }
+
+    #[test]
+    fn a_capture_that_differs_from_the_diagram_fails_the_book() {
+        let lab = Lab::find(&crate::root()).unwrap();
+        if !lab.can_capture() {
+            println!("skipped: no CAP_NET_RAW and no user namespaces");
+            return;
+        }
+        let (_dir, src) = committed_captures();
+        check_book(&lab, &src).unwrap();
+        // As if the server sent its reply in two segments.
+        let sequence = capture_file(&src, "tcp-exchange", "seq");
+        let text = fs::read_to_string(&sequence).unwrap().replacen(
+            "server>client TCP PSH,ACK len=15",
+            "server>client TCP PSH,ACK len=7\nserver>client TCP PSH,ACK len=8",
+            1,
+        );
+        fs::write(&sequence, text).unwrap();
+        fs::remove_file(image_file(&src, "udp-absent")).unwrap();
+        let error = check_book(&lab, &src).unwrap_err();
+        assert!(
+            error.contains("tcp-exchange.seq: 5 fresh captures"),
+            "{error}"
+        );
+        assert!(
+            error.contains(
+                "packet 6: committed `server>client TCP PSH,ACK len=7`"
+            ),
+            "{error}"
+        );
+        assert!(error.contains("udp-absent.svg is missing"), "{error}");
+        assert!(!error.contains("udp-exchange"), "{error}");
+    }
 }
