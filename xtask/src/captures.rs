@@ -72,7 +72,8 @@ pub fn bless(root: &Path) -> Result<(), String> {
         copy(&files.join("svg"), &image_file(src, name))?;
         copy(&files.join("pcap"), &capture_file(src, name, "pcap"))?;
         write(&capture_file(src, name, "seq"), sequence)?;
-        write(&output_file(src, exchange), stdout)?;
+        let shown = format!("$ cargo lab trace {exchange}\n{stdout}");
+        write(&output_file(src, exchange), &shown)?;
         println!(
             "bless: {name}: {} packets ({} of {ATTEMPTS} runs alike)",
             sequence.lines().count(),

@@ -500,7 +500,20 @@ pub fn packet_lines(
     if !packet.payload.is_empty() {
         let _ = write!(line, " {}", preview(&packet.payload));
     }
-    let _ = write!(line, "\n              {}", explained.cause);
+    // The cause below, indented, in lines of at most 80 columns.
+    let indent = " ".repeat(14);
+    let mut cause = indent.clone();
+    for word in explained.cause.split_whitespace() {
+        if cause.len() > indent.len() && cause.len() + 1 + word.len() > 80 {
+            let _ = write!(line, "\n{cause}");
+            cause = indent.clone();
+        }
+        if cause.len() > indent.len() {
+            cause.push(' ');
+        }
+        cause.push_str(word);
+    }
+    let _ = write!(line, "\n{cause}");
     line
 }
 
