@@ -49,6 +49,8 @@ pub fn run(exchange: Exchange, options: &Options) -> Result<(), String> {
         Refused::NotPermitted => super::not_permitted(false),
         Refused::Failed(error) => error,
     })?;
+    // A pcap file that cannot be written fails now, not after the run.
+    let pcap = options.pcap.as_deref().map(PcapFile::create).transpose()?;
     let programs = programs(&[client_name, server_name])?;
     // In a new network namespace lo starts down.
     if capture::bring_loopback_up()? {
@@ -143,7 +145,7 @@ pub fn run(exchange: Exchange, options: &Options) -> Result<(), String> {
         "The packets of `lab trace {}`, captured on lo",
         exchange_name(exchange)
     );
-    trace.write_files(options, &title, names)
+    trace.write_files(options, pcap, &title, names)
 }
 
 fn exchange_name(exchange: Exchange) -> &'static str {
@@ -282,11 +284,11 @@ impl Trace {
     fn write_files(
         &self,
         options: &Options,
+        pcap: Option<PcapFile>,
         title: &str,
         names: [&str; 2],
     ) -> Result<(), String> {
-        if let Some(path) = &options.pcap {
-            let mut file = PcapFile::create(path)?;
+        if let Some(mut file) = pcap {
             for (packet, _) in &self.packets {
                 file.write(&packet.frame)?;
             }

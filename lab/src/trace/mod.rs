@@ -26,17 +26,20 @@ mod watch;
 /// Capture the packets of the example programs on loopback and explain
 /// each one
 #[derive(clap::Args)]
+#[cfg_attr(not(target_os = "linux"), allow(dead_code))]
 pub struct Args {
     /// The exchange to run and trace; without it, --port watches live
     #[arg(value_enum, required_unless_present = "port")]
     exchange: Option<Exchange>,
     /// Watch this port instead: explain every packet to or from it while
     /// you run the programs in other terminals, until Ctrl-C
-    #[arg(long, conflicts_with = "exchange")]
+    #[arg(long, conflicts_with = "exchange",
+          value_parser = clap::value_parser!(u16).range(1..))]
     port: Option<u16>,
     /// Stop watching after this many packets
-    #[arg(long, value_name = "N", requires = "port")]
-    count: Option<usize>,
+    #[arg(long, value_name = "N", requires = "port",
+          value_parser = clap::value_parser!(u64).range(1..))]
+    count: Option<u64>,
     /// Stop watching after this long, e.g. 30s
     #[arg(long = "for", value_name = "DURATION", requires = "port",
           value_parser = humantime::parse_duration)]
@@ -80,7 +83,7 @@ pub fn run(args: Args) {
         (Some(exchange), _) => exchange::run(exchange, &options),
         (None, Some(port)) => watch::run(watch::Limits {
             port,
-            count: args.count,
+            count: args.count.map(|count| count as usize),
             duration: args.duration,
             pcap: options.pcap,
         }),
