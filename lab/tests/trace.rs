@@ -193,13 +193,20 @@ fn a_datagram_to_a_closed_port_is_answered_by_icmp() {
 
 #[test]
 fn without_cap_net_raw_one_line_names_both_ways_out() {
-    let mut command = Command::new(support::lab_binary());
-    command.args(["trace", "udp"]);
-    // As root (CI), drop to nobody, who has no CAP_NET_RAW.
-    if is_root() {
+    // As root (CI), run as nobody, who has no CAP_NET_RAW, a copy of the
+    // lab in the temporary folder: nobody may not reach the build folder.
+    let copy = temp_file("lab");
+    let mut command = if is_root() {
+        fs::copy(support::lab_binary(), &copy).expect("cannot copy the lab");
+        let mut command = Command::new(&copy);
         command.uid(65534).gid(65534);
-    }
+        command
+    } else {
+        Command::new(support::lab_binary())
+    };
+    command.args(["trace", "udp"]);
     let run = run_command(command, "lab trace udp (without CAP_NET_RAW)");
+    let _ = fs::remove_file(&copy);
     if can_capture_unprivileged(&run) {
         println!("skipped: this machine lets anyone capture");
         return;

@@ -17,7 +17,6 @@ use crate::checks;
 /// Builds `root/book` into `root/book/book` and checks sources and HTML.
 /// Returns the folder with the HTML.
 pub fn build_and_check(root: &Path) -> Result<PathBuf, String> {
-    crate::captures::check(root)?;
     build_and_check_book(root, &root.join("book"))
 }
 
