@@ -189,7 +189,11 @@ fn run_client(
     let port = port.to_string();
     let (program, args, prompt) = if notes {
         let script = script(&format!("{}Client.py", protocol.to_uppercase()));
-        (python.to_path_buf(), vec!["-u".into(), script, port], PYTHON_PROMPT)
+        (
+            python.to_path_buf(),
+            vec!["-u".into(), script, port],
+            PYTHON_PROMPT,
+        )
     } else {
         let program = support::example(&format!("{protocol}_client"));
         (program, vec!["--server-port".into(), port], RUST_PROMPT)
@@ -271,7 +275,10 @@ fn client_terminal(
         let script = format!("{}Client.py", protocol.to_uppercase());
         (format!("python3 tests/python/{script}"), PYTHON_PROMPT)
     } else {
-        (format!("cargo run --example {protocol}_client"), RUST_PROMPT)
+        (
+            format!("cargo run --example {protocol}_client"),
+            RUST_PROMPT,
+        )
     };
     let rest = run.stdout.strip_prefix(prompt).unwrap_or(&run.stdout);
     format!("$ {command}\n{prompt}{sentence}\n{rest}{}", run.stderr)
