@@ -100,11 +100,37 @@ fn ci() -> Result<(), String> {
     // The examples' own #[test]s, the library's unit tests, the
     // end-to-end tests, and xtask's tests of the book checks. The browser
     // tests come last: they need the checked book and a Chromium.
+    // tests/python_peers.rs runs the textbook's Python programs.
+    ensure_debian_package("python3", "python3")?;
     cargo(&["test", "--workspace", "--exclude", "browser-tests"], &[])?;
     let html = book::build_and_check(&root())?;
     println!("book: built and checked, HTML in {}", html.display());
     ensure_chromium()?;
     cargo(&["test", "-p", "browser-tests"], &[])
+}
+
+/// Installs Debian's `package` with apt-get (as root, where there is
+/// apt-get) when `program` is not on PATH; anywhere else the error says
+/// how.
+fn ensure_debian_package(program: &str, package: &str) -> Result<(), String> {
+    if on_path(program) {
+        return Ok(());
+    }
+    if !(on_path("apt-get") && is_root()) {
+        return Err(format!(
+            "the tests need `{program}` on PATH; install it, e.g. with \
+             `sudo apt-get install {package}`, and run again"
+        ));
+    }
+    apt_get(&["update"])?;
+    apt_get(&["install", "-y", "--no-install-recommends", package])?;
+    if on_path(program) {
+        Ok(())
+    } else {
+        Err(format!(
+            "apt-get installed {package}, but `{program}` is not on PATH"
+        ))
+    }
 }
 
 /// The browser tests drive the system's Chromium. As root on a system
