@@ -13,7 +13,6 @@ use std::time::{Duration, Instant};
 
 use socket2::{Domain, SockRef, Socket, Type};
 use support::{Server, client, expected_stdout, run_example};
-use wait_timeout::ChildExt;
 
 const PROTOCOLS: [(&str, &str); 2] =
     [("udp_server", "udp_client"), ("tcp_server", "tcp_client")];
@@ -626,13 +625,14 @@ fn tcp_server_stops_with_one_line_when_its_stdout_closes() {
         b"nobody reads the log\n",
     );
     run.assert_error("the server closed the connection");
-    let status = match child.wait_timeout(Duration::from_secs(10)).unwrap() {
-        Some(status) => status,
-        None => {
-            child.kill().unwrap();
-            panic!("tcp_server still runs with its stdout closed");
-        }
-    };
+    let status =
+        match support::wait_with_limit(&mut child, Duration::from_secs(10)) {
+            Some(status) => status,
+            None => {
+                child.kill().unwrap();
+                panic!("tcp_server still runs with its stdout closed");
+            }
+        };
     let mut stderr = String::new();
     child
         .stderr

@@ -17,7 +17,6 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use support::{Run, Server, check_text, run_example};
-use wait_timeout::ChildExt;
 
 /// The prompt of the notes' clients (no space after the colon) and of
 /// ours.
@@ -240,14 +239,15 @@ fn run_client(
     let mut stdin = child.stdin.take().unwrap();
     stdin.write_all(format!("{sentence}\n").as_bytes()).unwrap();
     drop(stdin);
-    let status = match child.wait_timeout(Duration::from_secs(10)).unwrap() {
-        Some(status) => status,
-        None => {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("{command}: killed after 10 s without exiting");
-        }
-    };
+    let status =
+        match support::wait_with_limit(&mut child, Duration::from_secs(10)) {
+            Some(status) => status,
+            None => {
+                let _ = child.kill();
+                let _ = child.wait();
+                panic!("{command}: killed after 10 s without exiting");
+            }
+        };
     let after_typing = typed.elapsed();
     stdout.join().unwrap();
     shown.extend(chunks.try_iter().flatten());
