@@ -696,6 +696,7 @@ fn tcp_reset_loses_only_what_had_not_reached_the_client() {
 /// accepted yet: tcp_server's listen(1) lets two wait while it serves a
 /// third, and listen(0) lets one wait. A connection beyond that stalls:
 /// its SYN is dropped, and connect would retry for about two minutes.
+#[cfg(target_os = "linux")]
 #[test]
 fn linux_lets_backlog_plus_one_connections_wait() {
     let stall = Duration::from_millis(300);
@@ -741,6 +742,7 @@ fn linux_lets_backlog_plus_one_connections_wait() {
 /// Waits (at most 5 s) until the IPv4 listening socket on `port` has
 /// `length` connections in its accept queue: /proc/net/tcp shows that
 /// length as the rx_queue of a socket in state 0A (LISTEN).
+#[cfg(target_os = "linux")]
 fn wait_for_accept_queue(port: u16, length: u32) {
     let started = Instant::now();
     let mut seen = None;
@@ -767,6 +769,7 @@ fn wait_for_accept_queue(port: u16, length: u32) {
 /// needs one descriptor per client, whatever the number of clients: with
 /// room for stdin, stdout, stderr, the listening socket and one
 /// connection, it serves client after client.
+#[cfg(target_os = "linux")]
 #[test]
 fn tcp_server_needs_one_descriptor_for_any_number_of_clients() {
     let server = Command::new("sh")
@@ -819,8 +822,10 @@ fn tcp_server_needs_one_descriptor_for_any_number_of_clients() {
 }
 
 /// Kills the child when the test ends, however it ends.
+#[cfg(target_os = "linux")]
 struct ChildGuard(std::process::Child);
 
+#[cfg(target_os = "linux")]
 impl Drop for ChildGuard {
     fn drop(&mut self) {
         let _ = self.0.kill();
