@@ -293,20 +293,6 @@ fn copy(from: &Path, to: &Path) -> Result<(), String> {
     })
 }
 
-/// The trace tests read pcap files back with tcpdump. As root on a system
-/// with apt-get (a Debian or Ubuntu CI container) this installs it, as
-/// `ensure_chromium` does Chromium; anywhere else the tests say they
-/// skipped that step.
-pub fn ensure_tcpdump() -> Result<(), String> {
-    if crate::on_path("tcpdump")
-        || !(crate::on_path("apt-get") && crate::is_root())
-    {
-        return Ok(());
-    }
-    crate::apt_get(&["update"])?;
-    crate::apt_get(&["install", "-y", "--no-install-recommends", "tcpdump"])
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
