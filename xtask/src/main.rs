@@ -5,11 +5,13 @@
 //! - `cargo xtask serve --open`: build, then serve it and open a browser.
 //! - `cargo xtask ci`: everything CI runs (fmt, clippy, tests, book, the
 //!   book in a browser).
+//! - `cargo xtask po`: refresh the Korean catalogue book/po/ko.po.
 //! - `cargo xtask bless`: rewrite the book's console transcripts from
 //!   real runs after an intended change in the programs' output.
 
 mod book;
 mod checks;
+mod i18n;
 mod serve;
 
 use std::net::IpAddr;
@@ -45,6 +47,10 @@ enum Task {
     /// Run every check CI runs: fmt, clippy, all tests, the book, and the
     /// browser tests of the book (installs Chromium with apt-get as root)
     Ci,
+    /// Refresh the Korean catalogue: extract the English messages into
+    /// book/po/messages.pot and merge them into book/po/ko.po (changed
+    /// messages keep their old translation, marked fuzzy)
+    Po,
     /// Rewrite book/src/output/ from real runs of the examples, the lab
     /// and the checker, and record the solution pages' key lines
     Bless,
@@ -59,6 +65,8 @@ fn main() -> ExitCode {
         Task::Serve { port, bind, open } => book::build_and_check(&root())
             .and_then(|html| serve::serve(&html, (bind, port).into(), open)),
         Task::Ci => ci(),
+        Task::Po => i18n::update_catalogue(&root().join("book"))
+            .map(|summary| println!("po: {summary}")),
         // Every test that records a transcript writes it when BLESS is
         // set; the others ignore it.
         Task::Bless => cargo(
