@@ -512,7 +512,36 @@ fn header_comment(text: &str) -> String {
         .collect()
 }
 
+/// The header fields polib 0.2 requires (it panics without them).
+const HEADER_FIELDS: [&str; 9] = [
+    "Project-Id-Version",
+    "POT-Creation-Date",
+    "PO-Revision-Date",
+    "Language-Team",
+    "MIME-Version",
+    "Content-Type",
+    "Content-Transfer-Encoding",
+    "Language",
+    "Plural-Forms",
+];
+
 fn read_catalog(path: &Path) -> Result<Catalog, String> {
+    let text = fs::read_to_string(path)
+        .map_err(|error| format!("cannot read {}: {error}", path.display()))?;
+    let header: String = text
+        .split("\n\n")
+        .find(|block| block.contains("msgid \"\""))
+        .unwrap_or_default()
+        .to_string();
+    if let Some(field) = HEADER_FIELDS
+        .iter()
+        .find(|field| !header.contains(&format!("\"{field}:")))
+    {
+        return Err(format!(
+            "{}: the header (msgid \"\") has no `{field}:` line",
+            path.display()
+        ));
+    }
     polib::po_file::parse(path).map_err(|error| {
         format!("{}: not a valid PO file: {error}", path.display())
     })
@@ -1239,5 +1268,170 @@ mod tests {
         let labels: Vec<String> =
             svg_labels(svg).into_iter().map(|l| l.text).collect();
         assert_eq!(labels, ["One exchange", "client"]);
+    }
+
+    /// A made-up book with a translation in book/po, built in both
+    /// editions by the same function `cargo xtask book` calls.
+    fn made_up_book(po: &str, complete: bool) -> tempfile::TempDir {
+        let dir = tempfile::tempdir().unwrap();
+        let book = dir.path().join("book");
+        fs::create_dir_all(book.join("src")).unwrap();
+        fs::create_dir_all(book.join("po")).unwrap();
+        fs::write(book.join("book.toml"), "[book]\ntitle = \"T\"\n").unwrap();
+        fs::write(book.join("src/SUMMARY.md"), "# S\n\n- [One](one.md)\n")
+            .unwrap();
+        fs::write(
+            book.join("src/one.md"),
+            "# One\n\nFirst.\n\nSecond.\n\n> [!NOTE]\n> Third.\n\n\
+             ```console\n$ echo \"out\"\n```\n",
+        )
+        .unwrap();
+        fs::write(book.join("po/ko.po"), po).unwrap();
+        fs::write(
+            book.join("po/editions.toml"),
+            format!("[ko]\ncomplete = {complete}\n"),
+        )
+        .unwrap();
+        fs::write(
+            book.join("po/terms.toml"),
+            "title = \"용어집\"\nintro = \"용어\"\n[[term]]\nen = \"handshake\"\n\
+             ko = \"핸드셰이크\"\nmeaning = \"m\"\nfirst = \"one.md\"\n\
+             rejected = [\"핸드쉐이크\"]\n",
+        )
+        .unwrap();
+        dir
+    }
+
+    const HEADER: &str = "msgid \"\"\nmsgstr \"\"\n\"Project-Id-Version: t\\n\"\n\
+        \"POT-Creation-Date: \\n\"\n\"PO-Revision-Date: \\n\"\n\"Language-Team: \\n\"\n\
+        \"MIME-Version: 1.0\\n\"\n\"Content-Type: text/plain; charset=UTF-8\\n\"\n\
+        \"Content-Transfer-Encoding: 8bit\\n\"\n\
+        \"Language: ko\\n\"\n\"Plural-Forms: nplurals=1; plural=0;\\n\"\n\n";
+
+    fn entry(msgid: &str, msgstr: &str, fuzzy: bool) -> String {
+        let flag = if fuzzy { "#, fuzzy\n" } else { "" };
+        format!("{flag}msgid \"{msgid}\"\nmsgstr \"{msgstr}\"\n\n")
+    }
+
+    #[test]
+    fn an_incomplete_translation_fails_naming_each_message() {
+        // "First." is missing, "Second." untranslated, "Third." fuzzy.
+        let po = [
+            HEADER.to_string(),
+            entry("T", "티", false),
+            entry("S", "에스", false),
+            entry("One", "하나", false),
+            entry("Second.", "", false),
+            entry("Third.", "셋째.", true),
+        ]
+        .concat();
+        let dir = made_up_book(&po, true);
+        let book = dir.path().join("book");
+        let template = extract(&book).unwrap();
+        let ids: Vec<&str> =
+            template.iter().map(|e| e.msgid.as_str()).collect();
+        // The console block is no message; the callout marker is in none.
+        assert_eq!(ids, ["T", "S", "One", "First.", "Second.", "Third."]);
+        let html = crate::book::build_with(&book, |_| Ok(())).unwrap();
+        let errors = build_and_check(&book, &html).err().unwrap();
+        let error = errors.join("\n");
+        assert!(error.contains("book/po/ko.po is incomplete"), "{error}");
+        assert!(
+            error.contains(
+                "first untranslated message: src/one.md:3 \"First.\""
+            ),
+            "{error}"
+        );
+        assert!(
+            error.contains("src/one.md:3: missing from the file"),
+            "{error}"
+        );
+        assert!(
+            error.contains("src/one.md:5: untranslated: \"Second.\""),
+            "{error}"
+        );
+        assert!(error.contains("src/one.md:8: fuzzy"), "{error}");
+        // With the switch off the same catalogue builds, English where
+        // the translation is missing.
+        let dir = made_up_book(&po, false);
+        let book = dir.path().join("book");
+        let html = crate::book::build_with(&book, |_| Ok(())).unwrap();
+        let korean = build_and_check(&book, &html).unwrap().unwrap();
+        assert!(
+            korean.status.contains("6 messages, 3 translated"),
+            "{}",
+            korean.status
+        );
+    }
+
+    #[test]
+    fn a_complete_translation_keeps_its_callout_and_rejects_bad_terms() {
+        let complete = |third: &str| {
+            [
+                HEADER.to_string(),
+                entry("T", "티", false),
+                entry("S", "에스", false),
+                entry("One", "하나", false),
+                entry("First.", "첫째.", false),
+                entry("Second.", "둘째.", false),
+                entry("Third.", third, false),
+            ]
+            .concat()
+        };
+        let dir = made_up_book(&complete("셋째."), true);
+        let book = dir.path().join("book");
+        let html = crate::book::build_with(&book, |_| Ok(())).unwrap();
+        let korean = build_and_check(&book, &html).unwrap().unwrap();
+        let page =
+            fs::read_to_string(korean.html_dir.join("one.html")).unwrap();
+        assert!(page.contains("<html lang=\"ko\""), "{page}");
+        assert!(page.contains("blockquote-tag-note"), "{page}");
+        assert!(page.contains("셋째."), "{page}");
+        assert!(korean.html_dir.join("glossary.html").is_file());
+        // A rejected variant in a translation fails the build.
+        let dir = made_up_book(&complete("핸드쉐이크."), true);
+        let book = dir.path().join("book");
+        let html = crate::book::build_with(&book, |_| Ok(())).unwrap();
+        let error = build_and_check(&book, &html).err().unwrap().join("\n");
+        assert!(
+            error.contains("`핸드쉐이크` is a rejected variant"),
+            "{error}"
+        );
+        assert!(error.contains("this book writes `핸드셰이크`"), "{error}");
+    }
+
+    #[test]
+    fn a_changed_message_keeps_its_old_translation_marked_fuzzy() {
+        let po = [
+            HEADER.to_string(),
+            entry("One", "하나", false),
+            entry("The old second sentence.", "둘째 문장.", false),
+        ]
+        .concat();
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("ko.po");
+        fs::write(&path, po).unwrap();
+        let old = read_catalog(&path).unwrap();
+        let template: Vec<Entry> = ["One", "The old second sentence!", "New."]
+            .iter()
+            .map(|id| Entry {
+                msgid: id.to_string(),
+                sources: vec!["src/one.md:1".into()],
+                comment: String::new(),
+            })
+            .collect();
+        let merged = merge(&template, Some(&old));
+        let view: Vec<(&str, &str, bool)> = merged
+            .messages()
+            .map(|m| (m.msgid(), m.msgstr().unwrap(), m.flags().is_fuzzy()))
+            .collect();
+        assert_eq!(
+            view,
+            [
+                ("One", "하나", false),
+                ("The old second sentence!", "둘째 문장.", true),
+                ("New.", "", false),
+            ]
+        );
     }
 }

@@ -119,6 +119,7 @@ fn ci() -> Result<(), String> {
     let html = book::build_and_check(&root())?;
     println!("book: built and checked, HTML in {}", html.display());
     ensure_chromium()?;
+    ensure_cjk_font()?;
     cargo(&["test", "-p", "browser-tests"], &[])
 }
 
@@ -144,6 +145,25 @@ fn ensure_chromium() -> Result<(), String> {
              /usr/bin/chromium"
             .into())
     }
+}
+
+/// The Korean edition's screenshots need a font with Hangul: Debian's
+/// fonts-noto-cjk, installed like Chromium when missing.
+fn ensure_cjk_font() -> Result<(), String> {
+    let installed = || Path::new("/usr/share/fonts/opentype/noto").is_dir();
+    if installed() || !(on_path("apt-get") && is_root()) {
+        return Ok(());
+    }
+    apt_get(&["install", "-y", "--no-install-recommends", "fonts-noto-cjk"])
+        .or_else(|_| {
+            apt_get(&["update"])?;
+            apt_get(&[
+                "install",
+                "-y",
+                "--no-install-recommends",
+                "fonts-noto-cjk",
+            ])
+        })
 }
 
 /// Where the browser tests look for it, in the same order.
