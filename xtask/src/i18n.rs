@@ -348,7 +348,7 @@ fn has_visible_text(html: &str) -> bool {
 }
 
 /// One translatable text of an SVG: `<title>`, `<desc>`, or a `<text>`
-/// that is not code (class `call`, the socket calls, stays as is).
+/// that is not code (class `call`, the socket calls) or quoted data.
 struct SvgLabel {
     /// Byte range of the text between the tags.
     range: std::ops::Range<usize>,
@@ -379,7 +379,10 @@ fn svg_labels(svg: &str) -> Vec<SvgLabel> {
             {
                 continue;
             }
+            // Quoted program data ("hello over tcp\n") stays as sent.
+            let data = body.trim_start().starts_with(['"', '&']);
             if attributes.contains("class=\"call\"")
+                || data
                 || body.contains('<')
                 || !body.chars().any(char::is_alphabetic)
             {
@@ -903,7 +906,8 @@ pub fn build_and_check(
             return Err(errors);
         }
     }
-    errors.extend(adopt_english_anchors(html_dir, &ko_dir));
+    let (anchors, found) = adopt_english_anchors(html_dir, &ko_dir);
+    errors.extend(found);
     let catalog = read_catalog(&po).map_err(one)?;
     if let Err(error) = translate_svgs(book_dir, &ko_dir, &catalog) {
         errors.push(error);
@@ -914,7 +918,7 @@ pub fn build_and_check(
             .map(|error| format!("{KOREAN}/{error}")),
     );
     errors.extend(compare_callouts(html_dir, &ko_dir));
-    if let Err(error) = write_korean_search_index(&ko_dir) {
+    if let Err(error) = write_korean_search_index(book_dir, &ko_dir, &anchors) {
         errors.push(error);
     }
     if errors.is_empty() {
@@ -942,8 +946,13 @@ fn book_title(book_dir: &Path, catalog: &Catalog) -> Option<String> {
 /// page takes the English page's ids, heading by heading (the language
 /// switch keeps the `#anchor` too). A page whose headings do not match
 /// the English page's in number is an error.
-fn adopt_english_anchors(english: &Path, korean: &Path) -> Vec<String> {
+/// Returns, per page, each changed id (Korean → English) and the errors.
+fn adopt_english_anchors(
+    english: &Path,
+    korean: &Path,
+) -> (Anchors, Vec<String>) {
     let mut errors = Vec::new();
+    let mut renamed = Anchors::new();
     let headings =
         Selector::parse("h1[id], h2[id], h3[id], h4[id], h5[id], h6[id]")
             .unwrap();
@@ -981,6 +990,7 @@ fn adopt_english_anchors(english: &Path, korean: &Path) -> Vec<String> {
         }
         for (en_id, ko_id) in en_ids.iter().zip(&ko_ids) {
             if en_id != ko_id {
+                renamed.insert((page.clone(), ko_id.clone()), en_id.clone());
                 let escaped =
                     |id: &str| id.replace('&', "&amp;").replace('"', "&quot;");
                 for (from, to) in [
@@ -1001,8 +1011,11 @@ fn adopt_english_anchors(english: &Path, korean: &Path) -> Vec<String> {
             errors.push(format!("cannot write {}: {error}", ko_path.display()));
         }
     }
-    errors
+    (renamed, errors)
 }
+
+/// (page, Korean id) → English id.
+type Anchors = HashMap<(String, String), String>;
 
 /// Writes the diagrams of the Korean edition, their labels translated.
 fn translate_svgs(
@@ -1133,7 +1146,15 @@ fn is_hangul(c: char) -> bool {
 /// with one from [`tokens`]: the same sections, titles, breadcrumbs and
 /// texts that mdBook collected, and an inverted index token → sections.
 /// `theme/i18n.js` plugs it into mdBook's search box.
-fn write_korean_search_index(ko_dir: &Path) -> Result<(), String> {
+fn write_korean_search_index(
+    book_dir: &Path,
+    ko_dir: &Path,
+    anchors: &Anchors,
+) -> Result<(), String> {
+    let engine_file = book_dir.join("theme/korean-search.js");
+    let engine = fs::read_to_string(&engine_file).map_err(|error| {
+        format!("cannot read {}: {error}", engine_file.display())
+    })?;
     let path = search_index_file(ko_dir)
         .ok_or_else(|| format!("{}: no searchindex*.js", ko_dir.display()))?;
     let script = fs::read_to_string(&path)
@@ -1167,6 +1188,20 @@ fn write_korean_search_index(ko_dir: &Path) -> Result<(), String> {
             "id": id, "title": title, "body": body, "breadcrumbs": breadcrumbs,
         }));
     }
+    // The sections' anchors as the pages now have them (English ids).
+    if let Some(urls) = index["doc_urls"].as_array_mut() {
+        for url in urls {
+            let Some((page, id)) = url.as_str().and_then(|u| u.split_once('#'))
+            else {
+                continue;
+            };
+            if let Some(english) =
+                anchors.get(&(page.to_string(), id.to_string()))
+            {
+                *url = format!("{page}#{english}").into();
+            }
+        }
+    }
     index["index"] = serde_json::json!({
         "hangul": true,
         "documents": documents,
@@ -1176,7 +1211,9 @@ fn write_korean_search_index(ko_dir: &Path) -> Result<(), String> {
         serde_json::to_string(&index).map_err(|error| error.to_string())?;
     fs::write(
         &path,
-        format!("window.search = Object.assign(window.search, {json});\n"),
+        format!(
+            "{engine}\nwindow.search = Object.assign(window.search, {json});\n"
+        ),
     )
     .map_err(|error| format!("cannot write {}: {error}", path.display()))
 }
@@ -1264,6 +1301,7 @@ mod tests {
         let svg = "<svg><title>One exchange</title>\
                    <text class=\"call\" x=\"1\">send_to</text>\
                    <text x=\"2\" font-weight=\"bold\">client</text>\
+                   <text class=\"data\">\"HELLO\"</text>\
                    <text>→</text></svg>";
         let labels: Vec<String> =
             svg_labels(svg).into_iter().map(|l| l.text).collect();
