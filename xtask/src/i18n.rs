@@ -24,7 +24,6 @@ use mdbook_driver::MDBook;
 use mdbook_driver::book::{Book, BookItem, Chapter};
 use mdbook_i18n_helpers::{extract_events, extract_messages};
 use mdbook_i18n_helpers::{gettext, reconstruct_markdown};
-use mdbook_preprocessor::{Preprocessor, PreprocessorContext};
 use polib::catalog::Catalog;
 use polib::message::{Message, MessageMutView};
 use polib::metadata::CatalogMetadata;
@@ -741,67 +740,54 @@ fn read_editions(book_dir: &Path) -> Result<Edition, String> {
 // ---------------------------------------------------------------------
 // The Korean build
 
-/// Translates the book in mdBook's pipeline (after `links` and `index`).
-struct Translate {
-    catalog: Catalog,
-    terms: Terms,
-}
-
-impl Preprocessor for Translate {
-    fn name(&self) -> &str {
-        "xtask-gettext"
-    }
-
-    fn run(
-        &self,
-        _: &PreprocessorContext,
-        mut book: Book,
-    ) -> mdbook_preprocessor::errors::Result<Book> {
-        let mut catalog = Catalog::new(new_metadata(KOREAN));
-        for message in self.catalog.messages() {
-            if message.is_translated() && !message.flags().is_fuzzy() {
-                catalog.append_or_update(
-                    Message::build_singular()
-                        .with_source(message.source().to_string())
-                        .with_msgid(message.msgid().to_string())
-                        .with_msgstr(
-                            message.msgstr().unwrap_or_default().to_string(),
-                        )
-                        .done(),
-                );
-            }
+/// Translates the loaded book in place, before mdBook's preprocessors run
+/// (so code blocks are still one `{{#include}}` line, and the text is the
+/// text the messages were extracted from), and adds the glossary page.
+fn translate(
+    book: &mut Book,
+    po: &Catalog,
+    terms: &Terms,
+) -> anyhow::Result<()> {
+    let mut catalog = Catalog::new(new_metadata(KOREAN));
+    for message in po.messages() {
+        if message.is_translated() && !message.flags().is_fuzzy() {
+            catalog.append_or_update(
+                Message::build_singular()
+                    .with_source(message.source().to_string())
+                    .with_msgid(message.msgid().to_string())
+                    .with_msgstr(
+                        message.msgstr().unwrap_or_default().to_string(),
+                    )
+                    .done(),
+            );
         }
-        book.for_each_mut(|item| {
-            if let BookItem::Chapter(chapter) = item {
-                chapter.content = translate_html_blocks(
-                    &hide_admonition_markers(&chapter.content),
-                    &catalog,
-                );
-            }
-        });
-        gettext::add_stripped_summary_translations(&mut catalog);
-        gettext::translate_book(&catalog, &mut book)?;
-        book.for_each_mut(|item| {
-            if let BookItem::Chapter(chapter) = item {
-                chapter.content = restore_admonition_markers(&chapter.content);
-            }
-        });
-        let mut titles = HashMap::new();
-        for item in book.iter() {
-            if let BookItem::Chapter(chapter) = item
-                && let Some(path) = &chapter.path
-            {
+    }
+    book.for_each_mut(|item| {
+        if let BookItem::Chapter(chapter) = item {
+            chapter.content = translate_html_blocks(
+                &hide_admonition_markers(&chapter.content),
+                &catalog,
+            );
+        }
+    });
+    gettext::add_stripped_summary_translations(&mut catalog);
+    gettext::translate_book(&catalog, book)?;
+    let mut titles = HashMap::new();
+    book.for_each_mut(|item| {
+        if let BookItem::Chapter(chapter) = item {
+            chapter.content = restore_admonition_markers(&chapter.content);
+            if let Some(path) = &chapter.path {
                 titles.insert(path.display().to_string(), chapter.name.clone());
             }
         }
-        book.push_item(BookItem::Chapter(Chapter::new(
-            &self.terms.title,
-            glossary(&self.terms, &titles),
-            GLOSSARY,
-            Vec::new(),
-        )));
-        Ok(book)
-    }
+    });
+    book.push_item(BookItem::Chapter(Chapter::new(
+        &terms.title,
+        glossary(terms, &titles),
+        GLOSSARY,
+        Vec::new(),
+    )));
+    Ok(())
 }
 
 fn translate_html_blocks(markdown: &str, catalog: &Catalog) -> String {
@@ -884,15 +870,13 @@ pub fn build_and_check(
 
     let ko_dir = html_dir.join(KOREAN);
     let title = book_title(book_dir, &catalog);
-    let translate = Translate { catalog, terms };
-    let built = crate::book::build_with(book_dir, move |book| {
+    let built = crate::book::build_with(book_dir, |book| {
         book.config.book.language = Some(KOREAN.into());
         book.config.book.title = title;
         book.config.build.build_dir = PathBuf::from("book").join(KOREAN);
         book.config
             .set("output.html.site-url", format!("/{KOREAN}/"))?;
-        book.with_preprocessor(translate);
-        Ok(())
+        translate(&mut book.book, &catalog, &terms)
     });
     match built {
         Ok(dir) if dir == ko_dir => {}
@@ -1325,6 +1309,13 @@ mod tests {
         )
         .unwrap();
         fs::write(book.join("po/ko.po"), po).unwrap();
+        fs::create_dir_all(book.join("theme")).unwrap();
+        fs::copy(
+            Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("../book/theme/korean-search.js"),
+            book.join("theme/korean-search.js"),
+        )
+        .unwrap();
         fs::write(
             book.join("po/editions.toml"),
             format!("[ko]\ncomplete = {complete}\n"),
