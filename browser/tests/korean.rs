@@ -197,10 +197,12 @@ impl Window {
         let url = format!("{}{page}", self.base);
         // Through a blank page, so that a URL differing only in its
         // #anchor still loads a new document.
-        self.tab
-            .navigate_to("about:blank")
-            .and_then(|tab| tab.wait_until_navigated())
-            .expect("cannot load about:blank");
+        if page.contains('#') {
+            self.tab
+                .navigate_to("about:blank")
+                .and_then(|tab| tab.wait_until_navigated())
+                .expect("cannot load about:blank");
+        }
         self.problems.lock().unwrap().clear();
         self.eval("window.replacedByTheNextPage = true");
         self.tab

@@ -150,7 +150,10 @@ fn ensure_chromium() -> Result<(), String> {
 /// The Korean edition's screenshots need a font with Hangul: Debian's
 /// fonts-noto-cjk, installed like Chromium when missing.
 fn ensure_cjk_font() -> Result<(), String> {
-    let installed = || Path::new("/usr/share/fonts/opentype/noto").is_dir();
+    let installed = || {
+        Path::new("/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc")
+            .is_file()
+    };
     if installed() || !(on_path("apt-get") && is_root()) {
         return Ok(());
     }
