@@ -237,9 +237,14 @@ impl Window {
         Wait::with_timeout(PAGE_LIMIT)
             .until(|| {
                 last = self.eval(expression);
-                let truthy = !matches!(&last, Value::Null | Value::Bool(false))
-                    && last != Value::from(0)
-                    && last != Value::Array(vec![]);
+                // JavaScript's truthiness; an empty list counts as false.
+                let truthy = match &last {
+                    Value::Null | Value::Bool(false) => false,
+                    Value::Number(n) => n.as_f64() != Some(0.0),
+                    Value::String(text) => !text.is_empty(),
+                    Value::Array(items) => !items.is_empty(),
+                    _ => true,
+                };
                 truthy.then(|| last.clone())
             })
             .unwrap_or_else(|_| {
@@ -471,7 +476,7 @@ fn every_callout_is_a_callout_in_korean_too() {
     // The build compares every page; here the three with most callouts.
     let mut total = 0;
     for page in ["introduction.html", "udp-client.html", "udp-vs-tcp.html"] {
-        window.load_cleanly(&page);
+        window.load_cleanly(page);
         let english = window.eval(count);
         window.load_cleanly(&format!("ko/{page}"));
         let korean = window.eval(count);
