@@ -53,14 +53,15 @@ pub fn build_and_check_book(
     if recorded != current {
         errors.push(changed_key_lines(&recorded, &current));
     }
-    // The Korean edition, under ko/, when book/po/ko.po exists.
+    // The Korean edition, under ko/, when book/po/ko.po exists. Its
+    // status goes to stderr: `serve`'s first line on stdout is the URL.
     match crate::i18n::build_and_check(book_dir, &html_dir) {
-        Ok(Some(korean)) => println!(
+        Ok(Some(korean)) => eprintln!(
             "book: Korean edition in {}: {}",
             korean.html_dir.display(),
             korean.status
         ),
-        Ok(None) => println!("book: no po/ko.po, Korean edition skipped"),
+        Ok(None) => eprintln!("book: no po/ko.po, Korean edition skipped"),
         Err(found) => errors.extend(found),
     }
     if errors.is_empty() {
