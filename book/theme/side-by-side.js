@@ -120,21 +120,40 @@
         flush();
     }
 
+    // The legend's words in each edition's language, chosen by the page's
+    // <html lang>; a language missing here gets English. The listings'
+    // names come from the labels' data-name (translated with the page).
+    const WORDS = {
+        en: {
+            first: "the first",
+            second: "the second",
+            onlyIn: name => "only in " + name,
+            rest: ". Unmarked lines are the same in both " +
+                  "(indentation aside).",
+        },
+        ko: {
+            first: "첫째 목록",
+            second: "둘째 목록",
+            onlyIn: name => name + "에만 있는 줄",
+            rest: ". 표시가 없는 줄은 (들여쓰기를 빼면) 양쪽이 같습니다.",
+        },
+    };
+    const words = WORDS[document.documentElement.lang] || WORDS.en;
+
     // The legend above a pair, named after its two labels.
     function legend(pair, labels) {
         const names = labels.map((label, index) =>
-            label.dataset.name || (index === 0 ? "the first" : "the second"));
+            label.dataset.name || (index === 0 ? words.first : words.second));
         const legend = document.createElement("p");
         legend.className = "sbs-legend";
         names.forEach((name, index) => {
             const swatch = document.createElement("span");
             swatch.className = "sbs-swatch " +
                 (index === 0 ? "sbs-left" : "sbs-right");
-            legend.append(swatch, "only in " + name,
+            legend.append(swatch, words.onlyIn(name),
                           index === 0 ? " \u00a0 " : "");
         });
-        legend.append(". Unmarked lines are the same in both " +
-                      "(indentation aside).");
+        legend.append(words.rest);
         pair.parentElement.insertBefore(legend, pair);
     }
 

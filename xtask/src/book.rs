@@ -60,6 +60,17 @@ pub fn build_and_check_book(
     if recorded != current {
         errors.push(changed_key_lines(&recorded, &current));
     }
+    // The Korean edition, under ko/, when book/po/ko.po exists. Its
+    // status goes to stderr: `serve`'s first line on stdout is the URL.
+    match crate::i18n::build_and_check(book_dir, &html_dir) {
+        Ok(Some(korean)) => eprintln!(
+            "book: Korean edition in {}: {}",
+            korean.html_dir.display(),
+            korean.status
+        ),
+        Ok(None) => eprintln!("book: no po/ko.po, Korean edition skipped"),
+        Err(found) => errors.extend(found),
+    }
     if errors.is_empty() {
         Ok(html_dir)
     } else {
@@ -161,6 +172,15 @@ pub fn bless_book(root: &Path) -> Result<(), String> {
 /// Runs mdBook; any warning or error it logs fails the build (mdBook
 /// itself exits 0 after, for example, an include of a missing file).
 fn build(book_dir: &Path) -> Result<PathBuf, String> {
+    build_with(book_dir, |_| Ok(()))
+}
+
+/// [`build`] with the loaded book changed by `configure` first (the
+/// Korean edition sets its language, output folder and translation).
+pub(crate) fn build_with(
+    book_dir: &Path,
+    configure: impl FnOnce(&mut MDBook) -> mdbook_driver::errors::Result<()>,
+) -> Result<PathBuf, String> {
     let problems = Arc::new(Mutex::new(Vec::new()));
     let subscriber = tracing_subscriber::registry()
         .with(
@@ -172,7 +192,8 @@ fn build(book_dir: &Path) -> Result<PathBuf, String> {
         )
         .with(Problems(Arc::clone(&problems)));
     let result = tracing::subscriber::with_default(subscriber, || {
-        let book = MDBook::load(book_dir)?;
+        let mut book = MDBook::load(book_dir)?;
+        configure(&mut book)?;
         book.build()?;
         Ok::<_, mdbook_driver::errors::Error>(book.build_dir_for("html"))
     });

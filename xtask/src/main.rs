@@ -6,6 +6,7 @@
 //! - `cargo xtask serve --open`: build, then serve it and open a browser.
 //! - `cargo xtask ci`: everything CI runs (fmt, clippy, tests, book, the
 //!   book in a browser).
+//! - `cargo xtask po`: refresh the Korean catalogue book/po/ko.po.
 //! - `cargo xtask bless`: rewrite the book's console transcripts from
 //!   real runs after an intended change in the programs' output, the
 //!   chapters' map links from the lines their sections show, and the
@@ -14,6 +15,7 @@
 mod book;
 mod captures;
 mod checks;
+mod i18n;
 mod serve;
 
 use std::net::IpAddr;
@@ -49,6 +51,10 @@ enum Task {
     /// Run every check CI runs: fmt, clippy, all tests, the book, and the
     /// browser tests of the book (installs Chromium with apt-get as root)
     Ci,
+    /// Refresh the Korean catalogue: extract the English messages into
+    /// book/po/messages.pot and merge them into book/po/ko.po (changed
+    /// messages keep their old translation, marked fuzzy)
+    Po,
     /// Rewrite book/src/output/ from real runs of the examples, the lab
     /// and the checker, record the solution pages' key lines, and rewrite
     /// the chapters' map links
@@ -66,6 +72,8 @@ fn main() -> ExitCode {
         Task::Serve { port, bind, open } => book::build_and_check(&root())
             .and_then(|html| serve::serve(&html, (bind, port).into(), open)),
         Task::Ci => ci(),
+        Task::Po => i18n::update_catalogue(&root().join("book"))
+            .map(|summary| println!("po: {summary}")),
         // Every test that records a transcript writes it when BLESS is
         // set; the others ignore it.
         Task::Bless => cargo(
@@ -123,6 +131,8 @@ fn ci() -> Result<(), String> {
         ("tcpdump", on_path("tcpdump")),
         ("python3", on_path("python3")),
         ("chromium", chromium_installed()),
+        // The Korean edition's screenshots need a font with Hangul.
+        ("fonts-noto-cjk", Path::new(CJK_FONT).is_file()),
     ])?;
     cargo(&["test", "--workspace", "--exclude", "browser-tests"], &[])?;
     captures::check(&root())?;
@@ -156,6 +166,10 @@ fn ensure_debian_packages(packages: &[(&str, bool)]) -> Result<(), String> {
     install.extend(&missing);
     apt_get(&install)
 }
+
+/// The font file of Debian's fonts-noto-cjk, which renders Hangul.
+const CJK_FONT: &str =
+    "/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc";
 
 /// Where the browser tests look for it, in the same order.
 fn chromium_installed() -> bool {
