@@ -7,7 +7,7 @@
 //! Start the server first, and a lossy relay to see the retries:
 //!
 //!     cargo run --example udp_server
-//!     cargo run -- relay --drop 0.3
+//!     cargo lab relay --drop 0.3
 //!     cargo run --example udp_retry_client -- --server-port 12001
 //!
 //! `--help` lists the flags (server name and port, timeout, retries).
@@ -93,7 +93,17 @@ fn main() {
                     .set_read_timeout(Some(remaining))
                     .or_exit("cannot set the reply timeout");
                 match client_socket.recv_from(&mut modified_message) {
-                    Ok((length, _server_address)) => {
+                    // Any host can send to this port: a datagram from
+                    // elsewhere is no reply, whatever its tag.
+                    Ok((_, reply_address))
+                        if reply_address != server_address =>
+                    {
+                        eprintln!(
+                            "note: ignored a datagram from {reply_address}, \
+                             which is not the server"
+                        );
+                    }
+                    Ok((length, _)) => {
                         let reply = String::from_utf8_lossy(
                             &modified_message[..length],
                         );

@@ -6,7 +6,8 @@
 //! - `cargo xtask ci`: everything CI runs (fmt, clippy, tests, book, the
 //!   book in a browser).
 //! - `cargo xtask bless`: rewrite the book's console transcripts from
-//!   real runs after an intended change in the programs' output.
+//!   real runs after an intended change in the programs' output, and the
+//!   chapters' map links from the lines their sections show.
 
 mod book;
 mod checks;
@@ -50,7 +51,8 @@ enum Task {
     /// browser tests of the book (installs Chromium with apt-get as root)
     Ci,
     /// Rewrite book/src/output/ from real runs of the examples, the lab
-    /// and the checker, and record the solution pages' key lines
+    /// and the checker, record the solution pages' key lines, and rewrite
+    /// the chapters' map links
     Bless,
 }
 
@@ -72,10 +74,17 @@ fn main() -> ExitCode {
         // Every test that records a transcript writes it when BLESS is
         // set; the others ignore it.
         Task::Bless => cargo(
-            &["test", "--package", "socket-walkthrough", "--tests"],
+            &[
+                "test",
+                "--package",
+                "socket-walkthrough",
+                "--package",
+                "lab",
+                "--tests",
+            ],
             &[("BLESS", "1")],
         )
-        .and_then(|()| book::record_key_lines(&root())),
+        .and_then(|()| book::bless_book(&root())),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
