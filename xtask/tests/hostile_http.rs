@@ -7,7 +7,9 @@
 //!
 //! Run alone: `cargo test -p xtask --test hostile_http`. The figures
 //! (seconds a slow connection was held, CPU while out of descriptors,
-//! bytes of standard error) are printed with `--nocapture`.
+//! bytes of standard error) are printed with `--nocapture`. Linux only:
+//! the figures come from /proc.
+#![cfg(target_os = "linux")]
 
 use std::fs;
 use std::io::{BufRead, BufReader, ErrorKind, Read, Write};
