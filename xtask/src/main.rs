@@ -1,15 +1,18 @@
 //! Project automation, run as `cargo xtask <task>` (alias in
 //! .cargo/config.toml). Every task a contributor needs is here:
 //!
-//! - `cargo xtask book`: build the HTML book with mdBook 0.5.4 and check it.
+//! - `cargo xtask book`: build the HTML book with mdBook 0.5.4 and check it
+//!   (and that its packet diagrams still match fresh captures).
 //! - `cargo xtask serve --open`: build, then serve it and open a browser.
 //! - `cargo xtask ci`: everything CI runs (fmt, clippy, tests, book, the
 //!   book in a browser).
 //! - `cargo xtask bless`: rewrite the book's console transcripts from
-//!   real runs after an intended change in the programs' output, and the
-//!   chapters' map links from the lines their sections show.
+//!   real runs after an intended change in the programs' output, the
+//!   chapters' map links from the lines their sections show, and the
+//!   packet diagrams from fresh captures.
 
 mod book;
+mod captures;
 mod checks;
 mod serve;
 
@@ -59,9 +62,11 @@ enum Task {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.task {
-        Task::Book => book::build_and_check(&root()).map(|html| {
-            println!("book: HTML written to {}", html.display());
-        }),
+        Task::Book => captures::check(&root())
+            .and_then(|()| book::build_and_check(&root()))
+            .map(|html| {
+                println!("book: HTML written to {}", html.display());
+            }),
         Task::Serve {
             port,
             bind,
@@ -84,7 +89,8 @@ fn main() -> ExitCode {
             ],
             &[("BLESS", "1")],
         )
-        .and_then(|()| book::bless_book(&root())),
+        .and_then(|()| book::bless_book(&root()))
+        .and_then(|()| captures::bless(&root())),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -119,7 +125,9 @@ fn ci() -> Result<(), String> {
     // The examples' own #[test]s, the library's unit tests, the
     // end-to-end tests, and xtask's tests of the book checks. The browser
     // tests come last: they need the checked book and a Chromium.
+    captures::ensure_tcpdump()?;
     cargo(&["test", "--workspace", "--exclude", "browser-tests"], &[])?;
+    captures::check(&root())?;
     let html = book::build_and_check(&root())?;
     println!("book: built and checked, HTML in {}", html.display());
     ensure_chromium()?;
