@@ -155,6 +155,10 @@ pub(super) fn ending(finished: &Finished) -> String {
         None if finished.limit.is_zero() => {
             "the program did not start".to_string()
         }
+        None if finished.flooded => format!(
+            "the program wrote more than {} MiB and was stopped",
+            super::process::OUTPUT_LIMIT >> 20
+        ),
         None => format!(
             "the program was still running after {:?} and was killed",
             finished.limit
