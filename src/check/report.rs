@@ -152,12 +152,15 @@ fn criterion_line(criterion: &Value) -> String {
     }
 }
 
+/// What was expected and the hint are the checker's own words, shown
+/// whole; what came may hold the program's output, and is shortened.
 fn failure_text(criterion: &Value) -> String {
+    let whole = |key| text_of(criterion, key).trim_end().replace('\n', "⏎");
     format!(
         "expected {}; got {}. Hint: {}",
-        one_line(text_of(criterion, "expected")),
+        whole("expected"),
         one_line(text_of(criterion, "got")),
-        one_line(text_of(criterion, "hint"))
+        whole("hint")
     )
 }
 
