@@ -375,7 +375,7 @@ pub(super) fn ending(finished: &Finished) -> String {
     let mut said = finished.stderr.lines().filter(|l| !l.trim().is_empty());
     if let Some(first) = said.next() {
         // A Python traceback says what happened on its last line.
-        let line = match said.last() {
+        let line = match said.next_back() {
             Some(last) if first.starts_with("Traceback") => last,
             _ => first,
         };
