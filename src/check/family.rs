@@ -229,21 +229,24 @@ fn gives_up_when_nobody_answers(student: &Student) -> Criterion {
     let run = student.run(&args, b"anybody there\n", GIVE_UP_LIMIT);
     let ok = !run.killed()
         && run.status.is_some_and(|s| !s.success())
-        && !run.stderr.trim().is_empty()
+        && run.stderr.lines().any(|line| line.starts_with("error: "))
         && !run.stderr.contains("panicked");
     Criterion::from(
         name,
         ok.then_some(()).ok_or_else(|| {
             Failure::new(
                 format!(
-                    "a non-zero exit and an error on stderr within \
-                     {GIVE_UP_LIMIT:?} (--timeout {GIVE_UP_TIMEOUT}, one \
-                     address, nobody answers)"
+                    "a non-zero exit and a line `error: ...` on stderr \
+                     within {GIVE_UP_LIMIT:?} (--timeout \
+                     {GIVE_UP_TIMEOUT}, one address, nobody answers)"
                 ),
                 outcome(&run),
-                "set a read timeout of --timeout seconds on each socket; \
-                 after the last address, print one error line and exit \
-                 with a non-zero status",
+                "set a read timeout of --timeout seconds on each socket \
+                 and treat its expiry as \"no answer from this address\"; \
+                 after the last address, print one line `error: ...` and \
+                 exit with a non-zero status (Python: catch socket.timeout, \
+                 then sys.exit(\"error: ...\"); Rust: match the WouldBlock \
+                 or TimedOut error, then eprintln! and exit(1))",
             )
         }),
     )

@@ -196,12 +196,21 @@ fn serves_binary_files_exactly(
 
 fn answers_404(address: SocketAddr) -> Criterion {
     let result = get(address, "/no-such-page.html").and_then(|response| {
-        if response.status == 404 {
+        let html = response
+            .header("content-type")
+            .is_some_and(|kind| kind.starts_with("text/html"));
+        if response.status == 404 && html && !response.body.is_empty() {
             return Ok(());
         }
         Err(Failure::new(
-            "GET /no-such-page.html: status 404",
-            response.status_line(),
+            "GET /no-such-page.html: status 404, with a small HTML page \
+             (Content-Type text/html) as its body",
+            format!(
+                "{}, Content-Type {:?}, a body of {} bytes",
+                response.status_line(),
+                response.header("content-type").unwrap_or_default(),
+                response.body.len()
+            ),
             "when the file cannot be opened, answer `HTTP/1.1 404 Not \
              Found` with a small HTML body",
         ))
