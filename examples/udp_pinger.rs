@@ -5,7 +5,7 @@
 //!
 //! Start the pinger server first, in another terminal:
 //!
-//!     cargo run -- pinger-server
+//!     cargo lab pinger-server
 //!     cargo run --example udp_pinger
 //!
 //! `--help` lists the flags (server name and port, reply timeout).

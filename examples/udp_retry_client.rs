@@ -7,7 +7,7 @@
 //! Start the server first, and a lossy relay to see the retries:
 //!
 //!     cargo run --example udp_server
-//!     cargo run -- relay --drop 0.3
+//!     cargo lab relay --drop 0.3
 //!     cargo run --example udp_retry_client -- --server-port 12001
 //!
 //! `--help` lists the flags (server name and port, timeout, retries).

@@ -16,10 +16,31 @@ use std::sync::{Arc, Mutex, OnceLock};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
-use wait_timeout::ChildExt;
-
 /// How long any one client run may take before the test kills it.
 pub const RUN_LIMIT: Duration = Duration::from_secs(20);
+
+/// The workspace root: this module serves the root package's tests
+/// (tests/) and the lab's (lab/tests/, through `#[path]`).
+pub fn workspace_root() -> PathBuf {
+    let manifest_dir = Path::new(env!("CARGO_MANIFEST_DIR"));
+    if manifest_dir.join("lab").is_dir() {
+        manifest_dir.to_path_buf()
+    } else {
+        manifest_dir
+            .parent()
+            .expect("lab/ has a parent")
+            .to_path_buf()
+    }
+}
+
+/// The lab binary (lab/src/main.rs). Only the lab's own tests have it:
+/// cargo builds a package's binaries for that package's tests alone.
+pub fn lab_binary() -> &'static Path {
+    match option_env!("CARGO_BIN_EXE_lab") {
+        Some(path) => Path::new(path),
+        None => panic!("the lab binary is only there for lab/tests/"),
+    }
+}
 
 /// Path of a compiled example, built once per test binary.
 pub fn example(name: &str) -> PathBuf {
@@ -37,7 +58,8 @@ fn example_dir() -> &'static Path {
         // right even when run alone (`cargo test --test examples`).
         let status = Command::new(env!("CARGO"))
             .args(["build", "--quiet", "--examples"])
-            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .args(["--package", "socket-walkthrough"])
+            .current_dir(workspace_root())
             .status()
             .expect("cannot run cargo to build the examples");
         assert!(status.success(), "cargo build --examples failed");
@@ -57,7 +79,7 @@ pub fn fixture(name: &str) -> PathBuf {
     let dir = BUILT.get_or_init(|| {
         let status = Command::new(env!("CARGO"))
             .args(["build", "--quiet", "--package", "checker-fixtures"])
-            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .current_dir(workspace_root())
             .status()
             .expect("cannot run cargo to build the fixtures");
         assert!(status.success(), "cargo build -p checker-fixtures failed");
@@ -72,7 +94,7 @@ pub fn fixture(name: &str) -> PathBuf {
     path
 }
 
-/// Runs `cargo run -- check <exercise> -- <program> <args>` and returns
+/// Runs `cargo lab check <exercise> -- <program> <args>` and returns
 /// the checker's run.
 pub fn check(exercise: &str, program: &Path, args: &[&str]) -> Run {
     let program = program.display().to_string();
@@ -304,10 +326,9 @@ pub fn run_example(name: &str, args: &[&str], stdin: &[u8]) -> Run {
     run_program(&example(name), name, args, stdin)
 }
 
-/// Runs the lab binary (`socket-walkthrough`, src/main.rs) the same way.
+/// Runs the lab binary (`lab`, lab/src/main.rs) the same way.
 pub fn run_lab(args: &[&str], stdin: &[u8]) -> Run {
-    let path = Path::new(env!("CARGO_BIN_EXE_socket-walkthrough"));
-    run_program(path, "socket-walkthrough", args, stdin)
+    run_program(lab_binary(), "lab", args, stdin)
 }
 
 /// Runs `program` (shown as `label` in failure messages) with `args`,
@@ -336,7 +357,7 @@ pub fn run_program(
     });
     let stdout = read_all(child.stdout.take().unwrap());
     let stderr = read_all(child.stderr.take().unwrap());
-    let status = match child.wait_timeout(RUN_LIMIT).unwrap() {
+    let status = match wait_with_limit(&mut child, RUN_LIMIT) {
         Some(status) => status,
         None => {
             child.kill().unwrap();
@@ -359,6 +380,26 @@ pub fn run_program(
         stdout: stdout.join().unwrap(),
         stderr: stderr.join().unwrap(),
         elapsed,
+    }
+}
+
+/// Waits for `child` to exit, for at most `limit`; `None` if it is still
+/// running then. (Polling with std alone keeps the root package free of
+/// dev-dependencies, which every example would otherwise link.)
+pub fn wait_with_limit(
+    child: &mut Child,
+    limit: Duration,
+) -> Option<ExitStatus> {
+    let deadline = Instant::now() + limit;
+    loop {
+        if let Some(status) = child.try_wait().expect("cannot wait for a child")
+        {
+            return Some(status);
+        }
+        if Instant::now() >= deadline {
+            return None;
+        }
+        thread::sleep(Duration::from_millis(5));
     }
 }
 
@@ -415,9 +456,7 @@ impl Session {
 
 /// Compares `actual` with the book's file (or writes it, with `BLESS`).
 pub fn check_text(file: &str, actual: String) -> Option<String> {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("book/src/output")
-        .join(file);
+    let path = workspace_root().join("book/src/output").join(file);
     if std::env::var_os("BLESS").is_some() {
         fs::write(&path, &actual).unwrap();
         return None;

@@ -62,7 +62,14 @@ fn main() -> ExitCode {
         // Every test that records a transcript writes it when BLESS is
         // set; the others ignore it.
         Task::Bless => cargo(
-            &["test", "--package", "socket-walkthrough", "--tests"],
+            &[
+                "test",
+                "--package",
+                "socket-walkthrough",
+                "--package",
+                "lab",
+                "--tests",
+            ],
             &[("BLESS", "1")],
         )
         .and_then(|()| book::record_key_lines(&root())),

@@ -7,6 +7,7 @@
 //! The two exercises share this file so that their slow tests (a wrong
 //! program waits out the checker's limits) run in parallel.
 
+#[path = "../../tests/support/mod.rs"]
 mod support;
 
 use std::io::{ErrorKind, Read, Write};
@@ -67,7 +68,7 @@ fn assert_all_pass(run: &Run, names: &[&str]) {
 /// relative to the project, then what it printed.
 fn check_session(exercise: &str, program: &str, run: &Run) -> String {
     format!(
-        "$ cargo run -- check {exercise} -- target/debug/examples/{program}\n{}",
+        "$ cargo lab check {exercise} -- target/debug/examples/{program}\n{}",
         run.stdout
     )
 }

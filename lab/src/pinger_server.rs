@@ -3,7 +3,7 @@
 //! like udp_server, but drops a share of them on purpose, as if the
 //! network had lost them.
 //!
-//!     cargo run -- pinger-server                  # terminal 1
+//!     cargo lab pinger-server                  # terminal 1
 //!     cargo run --example udp_pinger              # terminal 2
 //!
 //! Which datagrams are dropped comes from a seeded random number

@@ -6,6 +6,7 @@
 //! To rewrite the transcripts after an intended change:
 //! `BLESS=1 cargo test --test check_pinger`.
 
+#[path = "../../tests/support/mod.rs"]
 mod support;
 
 use std::fs;
@@ -32,7 +33,7 @@ const CRITERIA: [&str; 6] = [
 fn solution_passes_every_criterion_as_the_page_shows() {
     let run = support::check("pinger", &example("udp_pinger"), &[]);
     run.assert_checker_passed(&CRITERIA);
-    let shown = "$ cargo run -- check pinger -- \
+    let shown = "$ cargo lab check pinger -- \
                  target/debug/examples/udp_pinger\n";
     support::assert_transcripts([check_text(
         "exercises/pinger-check.txt",
@@ -110,9 +111,7 @@ fn masking_keeps_whole_numbers() {
 /// Compares `actual` with the book's file, figures masked (or writes it,
 /// with `BLESS`).
 fn check_figures(file: &str, actual: String) -> Option<String> {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("book/src/output")
-        .join(file);
+    let path = support::workspace_root().join("book/src/output").join(file);
     if std::env::var_os("BLESS").is_some() {
         fs::write(&path, &actual).unwrap();
         return None;
@@ -132,7 +131,7 @@ fn check_figures(file: &str, actual: String) -> Option<String> {
 /// (seed 1 drops pings 3, 5 and 10) and the solution.
 #[test]
 fn pinger_sessions() {
-    let mut server = Command::new(env!("CARGO_BIN_EXE_socket-walkthrough"))
+    let mut server = Command::new(env!("CARGO_BIN_EXE_lab"))
         .args(["pinger-server", "--port", "0"])
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
@@ -178,10 +177,8 @@ fn pinger_sessions() {
         "{}",
         run.describe()
     );
-    let server_text = format!(
-        "$ cargo run -- pinger-server\n{ready}\n{}\n",
-        rest.join("\n")
-    );
+    let server_text =
+        format!("$ cargo lab pinger-server\n{ready}\n{}\n", rest.join("\n"));
     let client_text =
         format!("$ cargo run --example udp_pinger\n{}", run.stdout);
     support::assert_transcripts([

@@ -6,6 +6,7 @@
 //! order per direction. The tests read it to learn what the relay decided
 //! and then check that the datagrams did exactly that.
 
+#[path = "../../tests/support/mod.rs"]
 mod support;
 
 use std::io::{BufRead, BufReader, Read};
@@ -19,7 +20,7 @@ use std::time::{Duration, Instant};
 
 use support::{RUN_LIMIT, Run, Server, expected_stdout, run_example};
 
-const BINARY: &str = env!("CARGO_BIN_EXE_socket-walkthrough");
+const BINARY: &str = env!("CARGO_BIN_EXE_lab");
 /// How long a test waits for any one line or datagram before failing.
 const PATIENCE: Duration = Duration::from_secs(10);
 

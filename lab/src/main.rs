@@ -1,11 +1,11 @@
 //! The socket lab: live experiments that show how UDP and TCP differ, and a
 //! lossy UDP relay to put between the examples.
 //!
-//!     cargo run -- compare            # all eight experiments
-//!     cargo run -- compare boundaries # one of them
-//!     cargo run -- relay --listen 127.0.0.1:12001 --server 127.0.0.1:12000
-//!     cargo run -- pinger-server --drop 0.36 --seed 7
-//!     cargo run -- check pinger -- ./target/debug/examples/udp_pinger
+//!     cargo lab compare            # all eight experiments
+//!     cargo lab compare boundaries # one of them
+//!     cargo lab relay --listen 127.0.0.1:12001 --server 127.0.0.1:12000
+//!     cargo lab pinger-server --drop 0.36 --seed 7
+//!     cargo lab check pinger -- ./target/debug/examples/udp_pinger
 
 mod check;
 mod compare;
@@ -17,7 +17,7 @@ use clap::{Parser, Subcommand};
 /// Experiments with UDP and TCP sockets on this machine, and the checker
 /// of the book's exercises.
 #[derive(Parser)]
-#[command(name = "socket-walkthrough", version)]
+#[command(name = "lab", version)]
 struct Cli {
     #[command(subcommand)]
     command: Command,

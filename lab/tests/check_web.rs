@@ -3,6 +3,7 @@
 //! criterion; the solution does what its page says; the page's
 //! transcripts are real runs.
 
+#[path = "../../tests/support/mod.rs"]
 mod support;
 
 use std::fs;
@@ -295,8 +296,7 @@ fn web_transcripts() {
             exchanges.push_str(body);
         }
     }
-    let shown =
-        "$ cargo run -- check web -- target/debug/examples/web_server\n";
+    let shown = "$ cargo lab check web -- target/debug/examples/web_server\n";
     let run = support::check("web", &support::example("web_server"), &[]);
     assert_eq!(run.status.code(), Some(0), "{}", run.describe());
     support::assert_transcripts([

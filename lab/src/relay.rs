@@ -3,7 +3,7 @@
 //! what UDP allows on a real network can be watched on one machine.
 //!
 //!     cargo run --example udp_server                          # terminal 1
-//!     cargo run -- relay --drop 0.3 --seed 7                  # terminal 2
+//!     cargo lab relay --drop 0.3 --seed 7                  # terminal 2
 //!     cargo run --example udp_client -- --server-port 12001   # terminal 3
 //!
 //! Every datagram, in each direction, gets one fate from a seeded random

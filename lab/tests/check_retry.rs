@@ -6,6 +6,7 @@
 //! To rewrite the transcripts after an intended change:
 //! `BLESS=1 cargo test --test check_retry`.
 
+#[path = "../../tests/support/mod.rs"]
 mod support;
 
 use std::io::{BufRead, BufReader, Read, Write};
@@ -33,7 +34,7 @@ const CRITERIA: [&str; 6] = [
 fn solution_passes_every_criterion_as_the_page_shows() {
     let run = support::check("retry", &example("udp_retry_client"), &[]);
     run.assert_checker_passed(&CRITERIA);
-    let shown = "$ cargo run -- check retry -- \
+    let shown = "$ cargo lab check retry -- \
                  target/debug/examples/udp_retry_client\n";
     support::assert_transcripts([check_text(
         "exercises/retry-check.txt",
@@ -121,7 +122,7 @@ fn retry_sessions() {
         "--seed",
         "3",
     ];
-    let mut relay = Command::new(env!("CARGO_BIN_EXE_socket-walkthrough"))
+    let mut relay = Command::new(env!("CARGO_BIN_EXE_lab"))
         .args(relay_args)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
@@ -162,7 +163,7 @@ fn retry_sessions() {
         lines.replace('\n', "\\n")
     );
     let relay_text = format!(
-        "$ cargo run -- relay --drop 0.3 --duplicate 0.1 --seed 3\n\
+        "$ cargo lab relay --drop 0.3 --duplicate 0.1 --seed 3\n\
          {first_line}{log}"
     );
     let renumber = |text: &str| {

@@ -9,6 +9,7 @@
 //! a file of the test's; the machine's own /etc/hosts is not touched.
 //! Where that is not possible those tests say so and do nothing.
 
+#[path = "../../tests/support/mod.rs"]
 mod support;
 
 use std::fs;
@@ -38,7 +39,7 @@ fn solution() -> PathBuf {
 }
 
 fn lab() -> String {
-    env!("CARGO_BIN_EXE_socket-walkthrough").to_string()
+    env!("CARGO_BIN_EXE_lab").to_string()
 }
 
 fn ipv6_works() -> bool {
@@ -315,7 +316,7 @@ fn family_dual_stack_transcripts() {
         normalise(&session, server.port()),
     )];
 
-    let shown = "$ cargo run -- check family -- \
+    let shown = "$ cargo lab check family -- \
                  target/debug/examples/udp_any_family_client\n";
     let run = dual.check(&client);
     assert_all_pass(&run, false);

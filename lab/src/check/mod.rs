@@ -1,8 +1,8 @@
 //! `check`: runs a student's program against real scenarios on loopback
 //! and prints one line per criterion.
 //!
-//!     cargo run -- check pinger -- ./target/debug/examples/my_pinger
-//!     cargo run -- check pinger --class submissions/
+//!     cargo lab check pinger -- ./target/debug/examples/my_pinger
+//!     cargo lab check pinger --class submissions/
 //!
 //! Each exercise module builds its scenarios from the tools here: start
 //! the student's program (as a client with the checker's servers, or as a

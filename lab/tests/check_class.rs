@@ -1,5 +1,6 @@
 //! `check <exercise> --class DIR`: a folder of programs in, a table out.
 
+#[path = "../../tests/support/mod.rs"]
 mod support;
 
 use std::fs;
@@ -49,7 +50,7 @@ fn class_mode_prints_one_row_per_submission() {
     session.line("$ ls submissions");
     session.line("README.txt  alice  bob");
     session.record(
-        "cargo run -- check concurrent --class submissions",
+        "cargo lab check concurrent --class submissions",
         &run,
         None,
     );

@@ -7,6 +7,7 @@
 //! Also here: the checker's own guards (§2 of issue 9), a program that
 //! prints without end and one that leaves a daemon holding its pipes.
 
+#[path = "../../tests/support/mod.rs"]
 mod support;
 
 use std::path::{Path, PathBuf};
@@ -17,9 +18,7 @@ use support::{Run, run_lab, run_program};
 
 /// A program of fixtures/python/.
 fn python(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("fixtures/python")
-        .join(name)
+    support::workspace_root().join("fixtures/python").join(name)
 }
 
 /// Whether `python3` runs here; the tests of Python programs say so and
@@ -48,11 +47,11 @@ fn failed(run: &Run) -> Vec<String> {
 /// Runs the checker with `PYTHONUNBUFFERED=1` in its environment: its
 /// verdicts must not depend on it.
 fn check_unbuffered(exercise: &str, program: &Path) -> Run {
-    let lab = env!("CARGO_BIN_EXE_socket-walkthrough");
+    let lab = support::lab_binary().display().to_string();
     let program = program.display().to_string();
     let args = [
         "PYTHONUNBUFFERED=1",
-        lab,
+        lab.as_str(),
         "check",
         exercise,
         "--",
