@@ -243,6 +243,13 @@ fn check_file(
     let mut row = row("", false);
     if let Some(error) = report["error"].as_str() {
         row.note = format!("did not start: {error}");
+        if mode.is_some_and(Mode::own_users) && error.contains("os error 13") {
+            row.note.push_str(
+                " (the sandbox runs each submission as a user of its own: \
+                 make the folder and the programs readable by all, e.g. \
+                 chmod -R a+rX FOLDER, or use --no-sandbox)",
+            );
+        }
         row.failed = true;
     } else {
         row.failed = report["failed"].as_u64() != Some(0);

@@ -102,6 +102,8 @@ pub fn check(student: &Student) -> Vec<Criterion> {
                 || seen.attempts.iter().any(|a| a.len() > TOO_MANY_ATTEMPTS)
         });
     let seen = server.stop();
+    let sent_nothing =
+        seen.attempts.iter().all(Vec::is_empty) && seen.strays.is_empty();
     let results = results(&finished.stdout);
     let run = Run {
         seen,
@@ -116,7 +118,17 @@ pub fn check(student: &Student) -> Vec<Criterion> {
         Criterion::from(names[4], run.gives_up_after_retries()),
         Criterion::from(names[5], run.keeps_going_after_a_failure()),
         Criterion::from(names[6], run.prints_exactly_the_result_lines()),
-        all_answered(student, names[7]),
+        if sent_nothing {
+            // A second run would only wait as long again.
+            Criterion::fail(
+                names[7],
+                "a client that sends its lines",
+                "the first run sent nothing",
+                format!("see {}", names[0]),
+            )
+        } else {
+            all_answered(student, names[7])
+        },
     ]
 }
 
