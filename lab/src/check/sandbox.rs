@@ -24,8 +24,11 @@ use std::sync::OnceLock;
 
 /// Seconds of CPU time a program may use.
 const CPU_SECONDS: u64 = 30;
-/// Bytes of address space a program may map.
-const MEMORY: u64 = 1024 * 1024 * 1024;
+/// Bytes of writable memory a program may map (RLIMIT_DATA, which since
+/// Linux 4.7 counts every private writable mapping: the heap, anonymous
+/// mmap, thread stacks; not the address space that malloc only reserves
+/// for its arenas, which RLIMIT_AS would count).
+const MEMORY: u64 = 512 * 1024 * 1024;
 /// Processes (and threads) its user may have at once.
 const PROCESSES: u64 = 256;
 /// The largest file it may write.
@@ -157,7 +160,7 @@ pub fn confine(command: &mut Command) {
             let processes = if uid.is_some() { PROCESSES } else { u64::MAX };
             let limits = [
                 (libc::RLIMIT_CPU, CPU_SECONDS),
-                (libc::RLIMIT_AS, MEMORY),
+                (libc::RLIMIT_DATA, MEMORY),
                 (libc::RLIMIT_NPROC, processes),
                 (libc::RLIMIT_FSIZE, FILE_SIZE),
                 (libc::RLIMIT_CORE, 0),
