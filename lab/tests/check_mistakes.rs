@@ -199,6 +199,19 @@ fn a_program_that_prints_without_end_is_stopped_and_its_output_bounded() {
 }
 
 #[test]
+fn a_server_that_prints_without_end_is_stopped() {
+    if !have_python() {
+        return;
+    }
+    let program = python("server_prints_without_end.py");
+    let run = support::check("concurrent", &program, &[]);
+    run.assert_checker_failed(
+        "answers-one-client",
+        "the server wrote more than 16 MiB and was stopped",
+    );
+}
+
+#[test]
 fn a_daemon_holding_the_pipes_neither_stalls_the_checker_nor_survives() {
     if !have_python() {
         return;

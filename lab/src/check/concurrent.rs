@@ -126,6 +126,17 @@ pub(super) fn still_running(
 /// The failure of a server that exited, with the end of its stderr.
 pub(super) fn exited(server: RunningServer) -> Failure {
     let expected = format!("`{}` to keep running", server.shown);
+    if server.flooded() {
+        return Failure::new(
+            expected,
+            format!(
+                "the server wrote more than {} MiB and was stopped",
+                super::process::OUTPUT_LIMIT >> 20
+            ),
+            "print at most a line or two per client: a loop that prints \
+             without end fills the disk of whoever runs the server",
+        );
+    }
     let stderr = server.stop();
     let mut got = "the server exited".to_string();
     // The error is near the end; Rust's panic message ends with a note on

@@ -453,14 +453,18 @@ impl Student {
             child.stdout.take().expect("piped"),
             Arc::clone(&written),
         );
-        let stderr =
-            Capture::start(child.stderr.take().expect("piped"), written);
+        let stderr = Capture::start(
+            child.stderr.take().expect("piped"),
+            Arc::clone(&written),
+        );
         let mut server = RunningServer {
             shown,
             child,
             address: SocketAddr::from(([127, 0, 0, 1], 0)),
             lines,
             stderr: Some(stderr),
+            written,
+            flooded: false,
         };
         let first = match server.lines.recv_timeout(limit) {
             Ok(line) => line,
@@ -519,12 +523,28 @@ pub struct RunningServer {
     pub address: SocketAddr,
     lines: Receiver<String>,
     stderr: Option<Capture>,
+    /// Bytes it wrote on stdout and stderr.
+    written: Arc<AtomicU64>,
+    /// Whether it was stopped for writing more than
+    /// [`process::OUTPUT_LIMIT`].
+    flooded: bool,
 }
 
 impl RunningServer {
-    /// Whether the process is still running.
+    /// Whether the process is still running. One that has written more
+    /// than [`process::OUTPUT_LIMIT`] is stopped here.
     pub fn alive(&mut self) -> bool {
+        if self.written.load(Ordering::Relaxed) > process::OUTPUT_LIMIT {
+            self.flooded = true;
+            stop_all(&mut self.child);
+            return false;
+        }
         matches!(self.child.try_wait(), Ok(None))
+    }
+
+    /// Whether it was stopped for writing without end.
+    pub fn flooded(&self) -> bool {
+        self.flooded
     }
 
     /// Stops the server and returns what it wrote on stderr.
