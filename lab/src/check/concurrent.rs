@@ -184,8 +184,9 @@ fn one_normal_client(address: SocketAddr, line: &str) -> Result<(), Failure> {
         return Err(Failure::new(
             format!("{expected:?}, then the end of the connection"),
             client.got(&ended),
-            "close the connection after the reply (drop the TcpStream), as \
-             tcp_server does",
+            "close the connection after the reply (Python: \
+             connection_socket.close(); Rust: drop the TcpStream, as \
+             tcp_server does)",
         ));
     }
     Ok(())
@@ -204,8 +205,9 @@ fn serves_while_one_is_silent(address: SocketAddr) -> Result<(), Failure> {
             ),
             talker.got(&ended),
             "the server still waits for the silent client: serve each \
-             connection on its own thread (std::thread::spawn), at least \
-             two at once, and go back to accept at once",
+             connection on its own thread, at least two at once, and go \
+             back to accept at once (Python: threading.Thread(target=..., \
+             args=(connection_socket,)).start(); Rust: std::thread::spawn)",
         ));
     }
     // The silent client was not forgotten: it is served when it speaks.

@@ -478,8 +478,10 @@ impl Student {
                 Failure::new(
                     "a first line ending in the bound address",
                     format!("{first:?}"),
-                    "end the first line with local_addr(), e.g. \
-                     `The server is ready to receive on 127.0.0.1:40123`",
+                    "end the first line with the address the socket is \
+                     bound to, e.g. `The server is ready to receive on \
+                     127.0.0.1:40123` (Python: getsockname(); Rust: \
+                     local_addr())",
                 )
             })?;
         server.address = address;

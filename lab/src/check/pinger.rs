@@ -638,9 +638,10 @@ fn reports_replies(
             return Err(Failure::new(
                 expected,
                 format!("{:?}", lines[found]),
-                "measure the time from send to reply (Instant::now() \
-                 before sending, .elapsed() after receiving) and print it \
-                 after `RTT`",
+                "measure the time from send to reply and print it after \
+                 `RTT`, in milliseconds (Python: time.perf_counter() \
+                 before sendto and after recvfrom; Rust: Instant::now() \
+                 before sending, .elapsed() after receiving)",
             ));
         }
     }

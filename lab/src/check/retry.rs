@@ -409,7 +409,9 @@ impl Run {
             [_] => Err(Failure::new(
                 expected,
                 format!("it was sent once; {}", ending(&self.finished)),
-                "when recv_from times out, send the same request again",
+                "when the wait for the answer times out, send the same \
+                 request again (Python: catch socket.timeout; Rust: match \
+                 the WouldBlock or TimedOut error of recv_from)",
             )),
             [first, second, ..] => {
                 let gap = second.duration_since(*first);

@@ -337,7 +337,9 @@ fn handles_a_slow_request(address: SocketAddr) -> Criterion {
     });
     let result = result.map_err(|mut failure| {
         failure.hint = "read lines until the empty line that ends the \
-                        headers, however many reads that takes (BufReader)"
+                        headers, however many reads that takes (Python: \
+                        recv in a loop until b'\\r\\n\\r\\n' has come; \
+                        Rust: a BufReader and read_line)"
             .to_string();
         failure
     });
