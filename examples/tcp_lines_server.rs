@@ -16,7 +16,7 @@ use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr, TcpListener};
 
 use clap::Parser;
-use socket_walkthrough::OrExit;
+use socket_walkthrough::{OrExit, printable, say};
 use socket2::{Domain, Socket, Type};
 
 /// Answer every line of a connection with the same text in uppercase,
@@ -98,7 +98,9 @@ fn main() {
             }
             let line = String::from_utf8_lossy(&line);
             let line = line.trim_end_matches(['\n', '\r']);
-            println!("{line}");
+            // Control characters are shown escaped: a client's bytes
+            // must not drive the operator's terminal.
+            say(printable(line));
             let capitalized_line = line.to_uppercase() + "\n";
             if let Err(error) = writer.write_all(capitalized_line.as_bytes()) {
                 eprintln!("error: cannot reply to {addr}: {error}");

@@ -9,15 +9,17 @@
 //!     cargo run --example tcp_client
 //!
 //! Stop it with Ctrl-C. `--help` lists the flags (port, bind address, how
-//! many clients it serves at once). Solution of the book's exercise 3.
+//! many clients it serves at once, how long each may take). Solution of
+//! the book's exercise 3.
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{self, BufRead, BufReader, ErrorKind, Read, Write};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr, TcpListener, TcpStream};
 use std::sync::mpsc::{self, Sender};
 use std::thread;
+use std::time::{Duration, Instant};
 
 use clap::Parser;
-use socket_walkthrough::OrExit;
+use socket_walkthrough::{OrExit, parse_seconds, printable, say};
 use socket2::{Domain, Socket, Type};
 
 /// Answer every connection's line with the same text in uppercase,
@@ -36,10 +38,18 @@ struct Args {
     #[arg(long, default_value_t = 100,
           value_parser = clap::value_parser!(u16).range(1..))]
     max_clients: u16,
+    /// Seconds a client has to send its whole sentence (and to take the
+    /// reply); then its connection is closed and its place freed
+    #[arg(long, value_name = "SECONDS", default_value = "10",
+          value_parser = parse_seconds)]
+    timeout: Duration,
 }
 
 /// The longest sentence the server reads from one client, in bytes.
 const MAX_SENTENCE: u64 = 64 * 1024;
+/// The first wait after a failed accept, and the longest.
+const FIRST_PAUSE: Duration = Duration::from_millis(100);
+const LONGEST_PAUSE: Duration = Duration::from_secs(1);
 
 /// One of the `--max-clients` places. Dropping it frees the place: when
 /// the thread that owns it ends, even by a panic, or when it is never
@@ -88,6 +98,8 @@ fn main() {
     for _ in 0..args.max_clients {
         free_place.send(()).or_exit("cannot count the places");
     }
+    let timeout = args.timeout;
+    let mut failed_accepts: u32 = 0;
     loop {
         // While every place is taken, new clients wait in the accept queue.
         free_places.recv().or_exit("cannot wait for a free place");
@@ -95,14 +107,32 @@ fn main() {
         let (connection_socket, addr) = match server_socket.accept() {
             Ok(accepted) => accepted,
             Err(error) => {
-                eprintln!("error: cannot accept a connection: {error}");
+                // Out of file descriptors, accept fails at once, every
+                // time, until a connection closes: retrying at once would
+                // spin and flood stderr. Report the first failure, wait
+                // twice as long after each one, up to a second.
+                if failed_accepts == 0 {
+                    eprintln!(
+                        "error: cannot accept a connection: {error}; \
+                         retrying, less and less often"
+                    );
+                }
+                let doublings = failed_accepts.min(4);
+                failed_accepts += 1;
+                thread::sleep(
+                    (FIRST_PAUSE * (1 << doublings)).min(LONGEST_PAUSE),
+                );
                 continue;
             }
         };
+        if failed_accepts > 0 {
+            eprintln!("note: accepting again after {failed_accepts} failures");
+            failed_accepts = 0;
+        }
         // Builder::spawn reports a thread the system cannot create;
         // thread::spawn would panic and end the whole server.
         let spawned = thread::Builder::new().spawn(move || {
-            serve(connection_socket, addr);
+            serve(connection_socket, addr, timeout);
             drop(place);
         });
         if let Err(error) = spawned {
@@ -112,26 +142,61 @@ fn main() {
 }
 
 /// Serves one client on its own thread: what tcp_server's loop does once.
-fn serve(mut connection_socket: TcpStream, addr: SocketAddr) {
+fn serve(
+    mut connection_socket: TcpStream,
+    addr: SocketAddr,
+    timeout: Duration,
+) {
     let mut sentence = Vec::new();
     // Read until the newline, in reads of at most 2048 bytes, however
     // many it takes; `take` bounds what one client can make us store.
-    let reader = (&connection_socket).take(MAX_SENTENCE);
+    let reader = Deadline {
+        socket: &connection_socket,
+        deadline: Instant::now() + timeout,
+    }
+    .take(MAX_SENTENCE);
     if let Err(error) =
         BufReader::with_capacity(2048, reader).read_until(b'\n', &mut sentence)
     {
-        eprintln!("error: cannot receive from {addr}: {error}");
+        if matches!(error.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) {
+            eprintln!("error: no sentence from {addr} in {timeout:?}; closing");
+        } else {
+            eprintln!("error: cannot receive from {addr}: {error}");
+        }
         return;
     }
     let sentence = String::from_utf8_lossy(&sentence);
     let sentence = sentence.trim_end_matches(['\n', '\r']);
-    // println! locks stdout for the whole line: threads never mix lines.
-    println!("{sentence}");
+    // One whole line per call, threads never mix lines; control
+    // characters are shown escaped, never sent to the terminal.
+    say(printable(sentence));
     let capitalized_sentence = sentence.to_uppercase() + "\n";
-    if let Err(error) =
-        connection_socket.write_all(capitalized_sentence.as_bytes())
+    // A client that never reads must not hold its thread either.
+    let reply = capitalized_sentence.as_bytes();
+    if let Err(error) = connection_socket
+        .set_write_timeout(Some(timeout))
+        .and_then(|()| connection_socket.write_all(reply))
     {
         eprintln!("error: cannot reply to {addr}: {error}");
+    }
+}
+
+/// Reads from a connection until a fixed time, however slowly the bytes
+/// come: each read may wait only what is left until `deadline`.
+struct Deadline<'a> {
+    socket: &'a TcpStream,
+    deadline: Instant,
+}
+
+impl Read for Deadline<'_> {
+    fn read(&mut self, buffer: &mut [u8]) -> io::Result<usize> {
+        let remaining = self.deadline.saturating_duration_since(Instant::now());
+        // A zero timeout is an error for set_read_timeout, not "at once".
+        if remaining.is_zero() {
+            return Err(ErrorKind::TimedOut.into());
+        }
+        self.socket.set_read_timeout(Some(remaining))?;
+        self.socket.read(buffer)
     }
 }
 

@@ -59,11 +59,6 @@ fn main() {
     };
     let client_socket =
         UdpSocket::bind(client_address).or_exit("cannot create a UDP socket");
-    // The lab's server drops pings on purpose: without a deadline the
-    // first lost one would stop the pinger for good.
-    client_socket
-        .set_read_timeout(Some(args.timeout))
-        .or_exit("cannot set the reply timeout");
     let mut round_trips: Vec<Duration> = Vec::new();
     for sequence_number in 1..=PINGS {
         // The time stamp is for whoever reads the message; the round trip
@@ -77,8 +72,33 @@ fn main() {
         client_socket
             .send_to(message.as_bytes(), server_address)
             .or_exit(format_args!("cannot send to {server_address}"));
+        // The lab's server drops pings on purpose: without a deadline the
+        // first lost one would stop the pinger for good.
+        let deadline = sent + args.timeout;
         let mut modified_message = [0; 2048];
-        match client_socket.recv_from(&mut modified_message) {
+        let received = loop {
+            let remaining = deadline.saturating_duration_since(Instant::now());
+            // A zero timeout is an error for set_read_timeout.
+            if remaining.is_zero() {
+                break Err(ErrorKind::TimedOut.into());
+            }
+            client_socket
+                .set_read_timeout(Some(remaining))
+                .or_exit("cannot set the reply timeout");
+            match client_socket.recv_from(&mut modified_message) {
+                // Any host can send to this port; only the server's
+                // datagram is the reply, and waiting on does not restart
+                // the deadline.
+                Ok((_, reply_address)) if reply_address != server_address => {
+                    eprintln!(
+                        "note: ignored a datagram from {reply_address}, \
+                         which is not the server"
+                    );
+                }
+                result => break result,
+            }
+        };
+        match received {
             Ok((length, reply_address)) => {
                 let round_trip = sent.elapsed();
                 let modified_message =

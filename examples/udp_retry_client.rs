@@ -93,7 +93,17 @@ fn main() {
                     .set_read_timeout(Some(remaining))
                     .or_exit("cannot set the reply timeout");
                 match client_socket.recv_from(&mut modified_message) {
-                    Ok((length, _server_address)) => {
+                    // Any host can send to this port: a datagram from
+                    // elsewhere is no reply, whatever its tag.
+                    Ok((_, reply_address))
+                        if reply_address != server_address =>
+                    {
+                        eprintln!(
+                            "note: ignored a datagram from {reply_address}, \
+                             which is not the server"
+                        );
+                    }
+                    Ok((length, _)) => {
                         let reply = String::from_utf8_lossy(
                             &modified_message[..length],
                         );

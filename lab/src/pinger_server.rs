@@ -10,6 +10,11 @@
 //! generator: the same seed drops the same datagrams, run after run. One
 //! line of log per datagram says what became of it. Stop it with Ctrl-C.
 //! The checker (`check pinger`) runs the same [`PingerServer`] in a thread.
+//!
+//! A datagram that is already its own uppercase gets no answer: such a
+//! datagram may itself be an uppercase server's reply, and answering it
+//! is how a single datagram with a forged source address starts an
+//! endless exchange between two such servers, or a server and itself.
 
 use std::fmt;
 use std::io::{self, ErrorKind, Write};
@@ -134,6 +139,9 @@ pub struct Served {
 pub enum Fate {
     Replied,
     Dropped,
+    /// Not answered: the datagram is its own uppercase, as every reply of
+    /// an uppercase server is.
+    NotAnswered,
     /// The reply could not be sent.
     Failed(io::Error),
 }
@@ -158,10 +166,17 @@ impl PingerServer {
         // per loop: the n-th datagram always gets the n-th draw.
         let dropped = self.rng.f64() < self.drop;
         let message = String::from_utf8_lossy(&self.buffer[..length]);
-        let fate = if dropped {
+        let reply = message.to_uppercase();
+        // A ping has lowercase letters ("Ping 1 ..."); a reply of this
+        // server, udp_server or any uppercase server has none. Answering
+        // one would answer a reply: with a forged source address, one
+        // datagram would then bounce between two servers for ever.
+        let fate = if reply == message {
+            Fate::NotAnswered
+        } else if dropped {
             Fate::Dropped
         } else {
-            match self.socket.send_to(message.to_uppercase().as_bytes(), from) {
+            match self.socket.send_to(reply.as_bytes(), from) {
                 Ok(_) => Fate::Replied,
                 Err(error) => Fate::Failed(error),
             }
@@ -186,6 +201,9 @@ impl fmt::Display for Served {
         match &self.fate {
             Fate::Replied => write!(f, "replied"),
             Fate::Dropped => write!(f, "dropped"),
+            Fate::NotAnswered => {
+                write!(f, "not answered: no lowercase, so it may be a reply")
+            }
             Fate::Failed(error) => write!(f, "cannot reply: {error}"),
         }
     }
@@ -232,11 +250,32 @@ mod tests {
                         ping.to_uppercase().as_bytes()
                     );
                 }
+                Fate::NotAnswered => panic!("{ping:?} was not answered"),
                 Fate::Failed(error) => panic!("{error}"),
             }
         }
         // 4/11 of 2200 is 800.
         assert!((720..880).contains(&dropped), "{dropped} dropped");
+    }
+
+    #[test]
+    fn a_reply_is_never_answered() {
+        let socket = UdpSocket::bind("127.0.0.1:0").unwrap();
+        let address = socket.local_addr().unwrap();
+        let mut server = PingerServer::new(socket, 0.0, 1);
+        let client = UdpSocket::bind("127.0.0.1:0").unwrap();
+        for reply in ["PING 1 1795291506.543597", "STRASSE", "", "12 \u{fffd}"]
+        {
+            client.send_to(reply.as_bytes(), address).unwrap();
+            let served = server.serve_one().unwrap();
+            assert!(matches!(served.fate, Fate::NotAnswered), "{served}");
+        }
+        // What makes it hold for every reply: uppercase twice is
+        // uppercase once, for every character.
+        for c in (0..=u32::from(char::MAX)).filter_map(char::from_u32) {
+            let upper = c.to_uppercase().collect::<String>();
+            assert_eq!(upper.to_uppercase(), upper, "{c:?}");
+        }
     }
 
     #[test]

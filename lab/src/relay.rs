@@ -14,6 +14,7 @@ use std::collections::{HashMap, VecDeque};
 use std::fmt;
 use std::io::{self, ErrorKind, Write};
 use std::net::{SocketAddr, ToSocketAddrs, UdpSocket};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::thread;
@@ -30,11 +31,17 @@ const MAX_DELAY: Duration = Duration::from_secs(10);
 /// Largest UDP payload is 65,507 bytes; a bigger buffer never truncates.
 const BUFFER_SIZE: usize = 65_536;
 /// Each client costs a socket and a thread; a flood of new source ports
-/// must not exhaust the machine.
+/// must not exhaust the machine. A new client beyond this takes the place
+/// of the one heard from least recently.
 const MAX_CLIENTS: usize = 256;
+/// Reply threads alive at once, counting those of clients that lost their
+/// place and have not noticed yet: churn cannot pile up threads.
+const MAX_THREADS: usize = 2 * MAX_CLIENTS;
 /// A client silent this long (both ways) loses its upstream socket; a
 /// later datagram from it opens a new one, as a NAT router would.
 const IDLE_LIMIT: Duration = Duration::from_secs(60);
+/// How often a reply thread wakes to see whether its client is gone.
+const POLL: Duration = Duration::from_secs(1);
 /// Datagrams waiting for their delay, per direction.
 const MAX_WAITING: usize = 10_000;
 /// Errors in a row after which a socket is deemed broken: a socket that
@@ -158,6 +165,7 @@ pub fn run(args: Args) {
         listen_socket: Arc::clone(&listen_socket),
         to_client,
         sessions: Mutex::new(HashMap::new()),
+        threads: AtomicUsize::new(0),
     };
     let relay = Arc::new(relay);
     let mut buffer = vec![0; BUFFER_SIZE];
@@ -481,6 +489,8 @@ struct Relay {
     listen_socket: Arc<UdpSocket>,
     to_client: Arc<Lane>,
     sessions: Mutex<HashMap<SocketAddr, Session>>,
+    /// Reply threads running, at most [`MAX_THREADS`].
+    threads: AtomicUsize,
 }
 
 /// A client's own socket towards the server: the server sees one peer per
@@ -502,13 +512,27 @@ impl Relay {
             session.last_heard = Instant::now();
             return Some(Arc::clone(&session.upstream));
         }
-        if sessions.len() >= MAX_CLIENTS {
+        if relay.threads.load(Ordering::Relaxed) >= MAX_THREADS {
             eprintln!(
-                "error: already {MAX_CLIENTS} clients; ignored a datagram \
-                 from {client} (a client silent for {} makes room)",
-                humantime::format_duration(IDLE_LIMIT)
+                "error: {MAX_THREADS} reply threads still running; ignored a \
+                 datagram from {client}"
             );
             return None;
+        }
+        if sessions.len() >= MAX_CLIENTS {
+            // Refusing newcomers would let one host that keeps its 256
+            // entries fresh lock every other client out for good.
+            let oldest = sessions
+                .iter()
+                .min_by_key(|(_, session)| session.last_heard)
+                .map(|(address, _)| *address);
+            if let Some(oldest) = oldest {
+                sessions.remove(&oldest);
+                eprintln!(
+                    "note: already {MAX_CLIENTS} clients; {oldest}, heard \
+                     from least recently, makes room for {client}"
+                );
+            }
         }
         let upstream = match relay.open_upstream() {
             Ok(upstream) => Arc::new(upstream),
@@ -523,11 +547,16 @@ impl Relay {
         let reader = {
             let relay = Arc::clone(relay);
             let upstream = Arc::clone(&upstream);
+            relay.threads.fetch_add(1, Ordering::Relaxed);
             thread::Builder::new()
                 .name(format!("replies to {client}"))
-                .spawn(move || relay.pass_replies(client, upstream))
+                .spawn(move || {
+                    relay.pass_replies(client, upstream);
+                    relay.threads.fetch_sub(1, Ordering::Relaxed);
+                })
         };
         if let Err(error) = reader {
+            relay.threads.fetch_sub(1, Ordering::Relaxed);
             eprintln!("error: cannot start a thread for {client}: {error}");
             return None;
         }
@@ -551,12 +580,13 @@ impl Relay {
         // "port unreachable" comes back as an error instead of silence.
         upstream.connect(self.server_address)?;
         // Wakes the reply thread now and then to see if the client left.
-        upstream.set_read_timeout(Some(IDLE_LIMIT))?;
+        upstream.set_read_timeout(Some(POLL))?;
         Ok(upstream)
     }
 
     /// The thread of one client: passes the server's replies back to it,
-    /// and ends when the client has been silent for [`IDLE_LIMIT`].
+    /// and ends when the client has been silent for [`IDLE_LIMIT`] or has
+    /// lost its place to a new client.
     fn pass_replies(&self, client: SocketAddr, upstream: Arc<UdpSocket>) {
         let mut buffer = vec![0; BUFFER_SIZE];
         let mut errors_in_a_row = 0;
@@ -564,9 +594,15 @@ impl Relay {
             match upstream.recv(&mut buffer) {
                 Ok(length) => {
                     errors_in_a_row = 0;
-                    if let Some(session) = lock(&self.sessions).get_mut(&client)
-                    {
-                        session.last_heard = Instant::now();
+                    match lock(&self.sessions).get_mut(&client) {
+                        Some(session)
+                            if Arc::ptr_eq(&session.upstream, &upstream) =>
+                        {
+                            session.last_heard = Instant::now();
+                        }
+                        // The client lost its place: its late replies go
+                        // with it.
+                        _ => return,
                     }
                     let target =
                         Target::Client(Arc::clone(&self.listen_socket), client);
@@ -600,7 +636,12 @@ impl Relay {
                         errors_in_a_row += 1;
                     }
                     if errors_in_a_row >= MAX_ERRORS_IN_A_ROW {
-                        lock(&self.sessions).remove(&client);
+                        let mut sessions = lock(&self.sessions);
+                        if sessions.get(&client).is_some_and(|session| {
+                            Arc::ptr_eq(&session.upstream, &upstream)
+                        }) {
+                            sessions.remove(&client);
+                        }
                         return;
                     }
                 }
