@@ -310,12 +310,12 @@ mod tests {
     fn keeps_the_head_and_the_tail_and_counts_the_rest() {
         let mut kept = Kept::default();
         kept.push(&vec![b'a'; HEAD]);
-        kept.push(&vec![b'b'; 1000]);
+        kept.push(&vec![b'x'; 1000]);
         kept.push(&vec![b'c'; TAIL]);
         let text = kept.text();
         assert!(text.starts_with(&"a".repeat(HEAD)));
         assert!(text.contains("[... 1000 bytes dropped ...]"));
         assert!(text.ends_with(&"c".repeat(TAIL)));
-        assert!(!text.contains('b'));
+        assert!(!text.contains('x'));
     }
 }
