@@ -60,7 +60,7 @@ const SHORT_TIMEOUT: &str = "0.25";
 /// The gap after a lost ping that the short timeout allows: room for a
 /// loaded machine, short of the default second.
 const SHORT_WAIT: (Duration, Duration) =
-    (Duration::from_millis(200), Duration::from_millis(900));
+    (Duration::from_millis(100), Duration::from_millis(900));
 
 pub fn check(student: &Student) -> Vec<Criterion> {
     let names = [
@@ -177,7 +177,7 @@ fn all_lost(student: &Student, names: &[&'static str]) -> Vec<Criterion> {
     vec![Criterion::from(names[0], flag), statistics]
 }
 
-/// With `--timeout 0.25`, the next ping comes 0.2 s to 0.9 s after each
+/// With `--timeout 0.25`, the next ping comes 0.1 s to 0.9 s after each
 /// lost one.
 fn honours_the_timeout_flag(
     pings: &[Ping],
