@@ -8,11 +8,12 @@
 //!
 //! Stop it with Ctrl-C. `--help` lists the flags (port, bind address).
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{BufRead, BufReader, ErrorKind, Read, Write};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr, TcpListener};
+use std::time::Duration;
 
 use clap::Parser;
-use socket_walkthrough::OrExit;
+use socket_walkthrough::{OrExit, printable, say};
 use socket2::{Domain, Socket, Type};
 
 /// Answer every connection's line with the same text in uppercase.
@@ -29,6 +30,10 @@ struct Args {
 
 /// The longest sentence the server reads from one client, in bytes.
 const MAX_SENTENCE: u64 = 64 * 1024;
+
+/// How long the server waits for more bytes of a sentence that has begun
+/// before it takes what has arrived as the whole sentence.
+const PAUSE: Duration = Duration::from_millis(500);
 
 fn main() {
     let args = Args::parse();
@@ -55,7 +60,9 @@ fn main() {
     let server_address = server_socket
         .local_addr()
         .or_exit("cannot read the bound address");
-    println!("The server is ready to receive on {server_address}");
+    say(format_args!(
+        "The server is ready to receive on {server_address}"
+    ));
     loop {
         // Errors below concern one client only: report them and go on
         // with the next connection.
@@ -67,18 +74,38 @@ fn main() {
             }
         };
         let mut sentence = Vec::new();
-        // Read until the newline, in reads of at most 2048 bytes, however
-        // many it takes; `take` bounds what one client can make us store.
-        let reader = (&connection_socket).take(MAX_SENTENCE);
-        if let Err(error) = BufReader::with_capacity(2048, reader)
-            .read_until(b'\n', &mut sentence)
-        {
+        // Reads of at most 2048 bytes, as many as it takes; `take` bounds
+        // what one client can make us store.
+        let mut reader = BufReader::with_capacity(
+            2048,
+            (&connection_socket).take(MAX_SENTENCE),
+        );
+        // The first bytes may take as long as the user takes to type.
+        if let Err(error) = reader.fill_buf() {
             eprintln!("error: cannot receive from {addr}: {error}");
             continue;
         }
+        // Then the sentence ends at the newline, at the end of the stream
+        // or at a pause: the notes' client sends no newline and waits.
+        let received = connection_socket
+            .set_read_timeout(Some(PAUSE))
+            .and_then(|()| reader.read_until(b'\n', &mut sentence));
+        match received {
+            Ok(_) => {}
+            // A read that timed out: WouldBlock on Unix, TimedOut on Windows.
+            Err(error)
+                if matches!(
+                    error.kind(),
+                    ErrorKind::WouldBlock | ErrorKind::TimedOut
+                ) => {}
+            Err(error) => {
+                eprintln!("error: cannot receive from {addr}: {error}");
+                continue;
+            }
+        }
         let sentence = String::from_utf8_lossy(&sentence);
         let sentence = sentence.trim_end_matches(['\n', '\r']);
-        println!("{sentence}");
+        say(printable(sentence));
         let capitalized_sentence = sentence.to_uppercase() + "\n";
         if let Err(error) =
             connection_socket.write_all(capitalized_sentence.as_bytes())

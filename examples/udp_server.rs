@@ -11,7 +11,7 @@
 use std::net::{IpAddr, Ipv4Addr, UdpSocket};
 
 use clap::Parser;
-use socket_walkthrough::OrExit;
+use socket_walkthrough::{OrExit, PerSourceLimit, printable, say};
 
 /// Answer every datagram with the same text in uppercase.
 #[derive(Parser)]
@@ -34,8 +34,12 @@ fn main() {
     let server_address = server_socket
         .local_addr()
         .or_exit("cannot read the bound address");
-    println!("The server is ready to receive on {server_address}");
+    say(format_args!(
+        "The server is ready to receive on {server_address}"
+    ));
     let mut buffer = [0; 2048];
+    // Each sender may send 20 datagrams at once and 10 a second after.
+    let mut limit = PerSourceLimit::new(20, 10);
     loop {
         // One failed datagram must not stop the server: report it and
         // wait for the next one.
@@ -47,10 +51,24 @@ fn main() {
                     continue;
                 }
             };
+        // A datagram from our own port comes from us or from another
+        // uppercase server, one from below 1024 from a system service
+        // (echo, DNS...): answering may start an endless exchange if its
+        // source was forged. Clients never send from there; no answer.
+        let from_port = client_address.port();
+        if from_port == server_address.port() || from_port < 1024 {
+            continue;
+        }
+        // Any other loop, or flood, dies when its sender's budget is spent.
+        if !limit.allows(client_address) {
+            continue;
+        }
         // Invalid UTF-8 becomes U+FFFD instead of an error, so no client can
         // crash the server with bytes that are not text.
         let message = String::from_utf8_lossy(&buffer[..length]);
-        println!("{message}");
+        // Control characters are shown escaped: the terminal must not
+        // obey a stranger's escape sequences.
+        say(printable(&message));
         let modified_message = message.to_uppercase();
         if let Err(error) =
             server_socket.send_to(modified_message.as_bytes(), client_address)

@@ -1,13 +1,15 @@
 //! Small helpers shared by the example programs.
 //!
-//! They keep error handling and keyboard input out of the way so that every
-//! socket call stays visible in each example's `main`. None of them touches
-//! a socket.
+//! They keep error handling, keyboard input and bookkeeping out of the way
+//! so that every socket call stays visible in each example's `main`. None
+//! of them touches a socket.
 
+use std::collections::HashMap;
 use std::fmt::{self, Display};
 use std::io::{self, BufRead, Write};
+use std::net::SocketAddr;
 use std::process;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// Prints `error: <message>` on standard error and ends the program with
 /// exit status 1.
@@ -107,6 +109,78 @@ impl Display for Printable<'_> {
     }
 }
 
+/// A budget of datagrams per sender (a token bucket for each source
+/// address): a sender may send `burst` datagrams at once, then `per_second`
+/// more each second. A server asks [`allows`](Self::allows) before it
+/// answers, so that no sender, real or forged, can make it answer without
+/// end.
+pub struct PerSourceLimit {
+    burst: f64,
+    per_second: f64,
+    senders: HashMap<SocketAddr, Bucket>,
+}
+
+/// What one sender has left, and when that was last worked out.
+struct Bucket {
+    tokens: f64,
+    updated: Instant,
+}
+
+/// The most senders remembered at once: a table of a few hundred
+/// kilobytes, however many addresses a flood of forged datagrams claims
+/// to come from.
+const MOST_SENDERS: usize = 4096;
+
+impl PerSourceLimit {
+    pub fn new(burst: u32, per_second: u32) -> PerSourceLimit {
+        PerSourceLimit {
+            burst: f64::from(burst),
+            per_second: f64::from(per_second),
+            senders: HashMap::new(),
+        }
+    }
+
+    /// Takes one datagram from `sender`'s budget; false when it is spent.
+    pub fn allows(&mut self, sender: SocketAddr) -> bool {
+        self.allows_at(sender, Instant::now())
+    }
+
+    fn allows_at(&mut self, sender: SocketAddr, now: Instant) -> bool {
+        if self.senders.len() >= MOST_SENDERS
+            && !self.senders.contains_key(&sender)
+        {
+            // A sender whose budget has refilled is as good as new:
+            // forget those. If all are still busy, this is a flood, and
+            // a new sender waits until some budget refills.
+            let (burst, per_second) = (self.burst, self.per_second);
+            self.senders
+                .retain(|_, bucket| bucket.refilled(now, per_second) < burst);
+            if self.senders.len() >= MOST_SENDERS {
+                return false;
+            }
+        }
+        let bucket = self.senders.entry(sender).or_insert(Bucket {
+            tokens: self.burst,
+            updated: now,
+        });
+        bucket.tokens = bucket.refilled(now, self.per_second).min(self.burst);
+        bucket.updated = now;
+        if bucket.tokens >= 1.0 {
+            bucket.tokens -= 1.0;
+            true
+        } else {
+            false
+        }
+    }
+}
+
+impl Bucket {
+    fn refilled(&self, now: Instant, per_second: f64) -> f64 {
+        let elapsed = now.saturating_duration_since(self.updated);
+        self.tokens + elapsed.as_secs_f64() * per_second
+    }
+}
+
 /// Parses a positive number of seconds such as `5` or `0.5`, for clap's
 /// `value_parser`.
 pub fn parse_seconds(text: &str) -> Result<Duration, String> {
@@ -155,6 +229,42 @@ mod tests {
             printable("caf\u{e9} \x1b]0;owned\x07\r\n\u{9b}2J ok").to_string();
         assert_eq!(shown, "caf\u{e9} \\u{1b}]0;owned\\u{7}\\r\\n\\u{9b}2J ok");
         assert!(!shown.chars().any(char::is_control));
+    }
+
+    #[test]
+    fn a_spent_budget_refills_over_time_for_that_sender_only() {
+        let mut limit = PerSourceLimit::new(3, 10);
+        let start = Instant::now();
+        let one: SocketAddr = "127.0.0.1:40000".parse().unwrap();
+        let other: SocketAddr = "127.0.0.1:40001".parse().unwrap();
+        let allowed = (0..5).filter(|_| limit.allows_at(one, start)).count();
+        assert_eq!(allowed, 3, "a burst of 3, then nothing");
+        assert!(limit.allows_at(other, start), "another sender is not hit");
+        let later = start + Duration::from_millis(100);
+        assert!(limit.allows_at(one, later), "0.1 s at 10/s refills one");
+        assert!(!limit.allows_at(one, later));
+        let much_later = start + Duration::from_secs(60);
+        let allowed =
+            (0..5).filter(|_| limit.allows_at(one, much_later)).count();
+        assert_eq!(allowed, 3, "the budget never grows past the burst");
+    }
+
+    #[test]
+    fn a_full_table_forgets_idle_senders_and_holds_busy_ones() {
+        let mut limit = PerSourceLimit::new(2, 1);
+        let start = Instant::now();
+        let sender = |n: usize| -> SocketAddr {
+            SocketAddr::from(([10, 0, (n / 256) as u8, (n % 256) as u8], 9))
+        };
+        for n in 0..MOST_SENDERS {
+            assert!(limit.allows_at(sender(n), start));
+        }
+        let newcomer: SocketAddr = "127.0.0.1:50000".parse().unwrap();
+        assert!(!limit.allows_at(newcomer, start), "all busy: a flood");
+        assert_eq!(limit.senders.len(), MOST_SENDERS);
+        let idle = start + Duration::from_secs(2);
+        assert!(limit.allows_at(newcomer, idle), "idle senders forgotten");
+        assert_eq!(limit.senders.len(), 1);
     }
 
     #[test]

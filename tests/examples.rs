@@ -6,11 +6,12 @@
 
 mod support;
 
-use std::io::{ErrorKind, Read, Write};
-use std::net::{Shutdown, TcpListener, TcpStream, UdpSocket};
+use std::io::{BufRead, BufReader, ErrorKind, Read, Write};
+use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream, UdpSocket};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use socket2::SockRef;
+use socket2::{Domain, SockRef, Socket, Type};
 use support::{Server, client, expected_stdout, run_example};
 
 const PROTOCOLS: [(&str, &str); 2] =
@@ -569,6 +570,8 @@ fn tcp_server_closing_with_unread_data_resets_the_connection() {
         assert!(started.elapsed() < Duration::from_secs(10));
     };
     assert_eq!(error.kind(), ErrorKind::ConnectionReset, "{error}");
+    // On Linux the reply that had arrived before the reset is still read.
+    assert_eq!(received, b"FIRST\n");
 }
 
 #[test]
@@ -586,4 +589,246 @@ fn largest_udp_payload_over_ipv4_is_65507_bytes() {
 fn free_tcp_port() -> u16 {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     listener.local_addr().unwrap().port()
+}
+
+#[test]
+fn tcp_server_prints_a_clients_control_characters_escaped() {
+    let mut server = Server::start("tcp_server");
+    let mut raw = TcpStream::connect(server.loopback()).unwrap();
+    // Would retitle the window and clear the screen of a terminal.
+    raw.write_all(b"\x1b]0;owned\x07\x1b[2J plain text\n")
+        .unwrap();
+    let mut reply = Vec::new();
+    raw.read_to_end(&mut reply).unwrap();
+    assert_eq!(reply, b"\x1b]0;OWNED\x07\x1b[2J PLAIN TEXT\n");
+    server.expect_line("\\u{1b}]0;owned\\u{7}\\u{1b}[2J plain text");
+}
+
+#[test]
+fn tcp_server_stops_with_one_line_when_its_stdout_closes() {
+    let mut child = Command::new(support::example("tcp_server"))
+        .args(["--bind", "127.0.0.1", "--port", "0"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdout = BufReader::new(child.stdout.take().unwrap());
+    let mut ready = String::new();
+    stdout.read_line(&mut ready).unwrap();
+    let port = ready.trim_end().rsplit(':').next().unwrap().to_string();
+    // As `tcp_server | head -1` does after the first line.
+    drop(stdout);
+    let run = run_example(
+        "tcp_client",
+        &["--server-name", "127.0.0.1", "--server-port", &port],
+        b"nobody reads the log\n",
+    );
+    run.assert_error("the server closed the connection");
+    let status =
+        match support::wait_with_limit(&mut child, Duration::from_secs(10)) {
+            Some(status) => status,
+            None => {
+                child.kill().unwrap();
+                panic!("tcp_server still runs with its stdout closed");
+            }
+        };
+    let mut stderr = String::new();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut stderr)
+        .unwrap();
+    assert_eq!(status.code(), Some(1), "{status}: {stderr}");
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(
+        stderr.starts_with("error: cannot write to standard output"),
+        "{stderr}"
+    );
+}
+
+/// Once the server has closed the connection with bytes unread, its
+/// reset destroys what had not yet reached the client; what had is still
+/// read. A small receive buffer keeps most of the reply in the server's
+/// send queue.
+#[test]
+fn tcp_reset_loses_only_what_had_not_reached_the_client() {
+    let mut server = Server::start("tcp_server");
+    let socket = Socket::new(Domain::IPV4, Type::STREAM, None).unwrap();
+    // Before connect, so that the window announced in the SYN is small.
+    socket.set_recv_buffer_size(4096).unwrap();
+    socket.connect(&server.loopback().into()).unwrap();
+    let mut raw = TcpStream::from(socket);
+    let line = "r".repeat(12_000);
+    raw.write_all(format!("{line}\n").as_bytes()).unwrap();
+    // Bytes after the newline that the server never reads.
+    raw.write_all(&[b'x'; 4000]).unwrap();
+    server.expect_line(&line);
+    // The server serves one client at a time: once the next client has
+    // its reply, the server has closed our connection.
+    client("tcp_client", &server, "next").assert_success();
+    let mut received = Vec::new();
+    let mut chunk = [0; 4096];
+    let error = loop {
+        match raw.read(&mut chunk) {
+            Ok(0) => panic!("end of stream (FIN) after {}", received.len()),
+            Ok(n) => received.extend_from_slice(&chunk[..n]),
+            Err(error) => break error,
+        }
+    };
+    assert_eq!(error.kind(), ErrorKind::ConnectionReset, "{error}");
+    assert!(received.iter().all(|&byte| byte == b'R'));
+    assert!(
+        !received.is_empty() && received.len() < line.len(),
+        "{} of {} bytes",
+        received.len(),
+        line.len() + 1
+    );
+    eprintln!(
+        "read {} bytes of the {}-byte reply, then: {error}",
+        received.len(),
+        line.len() + 1
+    );
+}
+
+/// Linux queues backlog + 1 established connections that nobody has
+/// accepted yet: tcp_server's listen(1) lets two wait while it serves a
+/// third, and listen(0) lets one wait. A connection beyond that stalls:
+/// its SYN is dropped, and connect would retry for about two minutes.
+#[cfg(target_os = "linux")]
+#[test]
+fn linux_lets_backlog_plus_one_connections_wait() {
+    let stall = Duration::from_millis(300);
+    let mut server = Server::start("tcp_server");
+    let address = server.loopback();
+    // Accepted, then silent: the server waits for its sentence.
+    let mut first = TcpStream::connect(address).unwrap();
+    wait_for_accept_queue(address.port(), 0);
+    let mut waiting: Vec<TcpStream> = (0..2)
+        .map(|_| TcpStream::connect_timeout(&address, stall).unwrap())
+        .collect();
+    wait_for_accept_queue(address.port(), 2);
+    let error = TcpStream::connect_timeout(&address, stall).unwrap_err();
+    assert_eq!(error.kind(), ErrorKind::TimedOut, "{error}");
+    // All three are served in turn.
+    first.write_all(b"first\n").unwrap();
+    for (number, stream) in waiting.iter_mut().enumerate() {
+        stream
+            .write_all(format!("waiting {number}\n").as_bytes())
+            .unwrap();
+    }
+    for (stream, expected) in std::iter::once(&mut first)
+        .chain(waiting.iter_mut())
+        .zip(["FIRST\n", "WAITING 0\n", "WAITING 1\n"])
+    {
+        let mut reply = String::new();
+        stream.read_to_string(&mut reply).unwrap();
+        assert_eq!(reply, expected);
+    }
+    server.expect_line("first");
+
+    let listener = Socket::new(Domain::IPV4, Type::STREAM, None).unwrap();
+    listener
+        .bind(&SocketAddr::from(([127, 0, 0, 1], 0)).into())
+        .unwrap();
+    listener.listen(0).unwrap();
+    let address = listener.local_addr().unwrap().as_socket().unwrap();
+    let _one = TcpStream::connect_timeout(&address, stall).unwrap();
+    let error = TcpStream::connect_timeout(&address, stall).unwrap_err();
+    assert_eq!(error.kind(), ErrorKind::TimedOut, "{error}");
+}
+
+/// Waits (at most 5 s) until the IPv4 listening socket on `port` has
+/// `length` connections in its accept queue: /proc/net/tcp shows that
+/// length as the rx_queue of a socket in state 0A (LISTEN).
+#[cfg(target_os = "linux")]
+fn wait_for_accept_queue(port: u16, length: u32) {
+    let started = Instant::now();
+    let mut seen = None;
+    while started.elapsed() < Duration::from_secs(5) {
+        let table = std::fs::read_to_string("/proc/net/tcp").unwrap();
+        seen = table.lines().skip(1).find_map(|line| {
+            let fields: Vec<&str> = line.split_whitespace().collect();
+            let local_port = fields[1].rsplit(':').next()?;
+            let queues = fields[4].split_once(':')?;
+            (fields[3] == "0A"
+                && u16::from_str_radix(local_port, 16).ok() == Some(port))
+            .then(|| u32::from_str_radix(queues.1, 16).ok())
+            .flatten()
+        });
+        if seen == Some(length) {
+            return;
+        }
+        std::thread::yield_now();
+    }
+    panic!("accept queue of port {port}: {seen:?}, expected {length}");
+}
+
+/// tcp_server closes each connection before it accepts the next, so it
+/// needs one descriptor per client, whatever the number of clients: with
+/// room for stdin, stdout, stderr, the listening socket and one
+/// connection, it serves client after client.
+#[cfg(target_os = "linux")]
+#[test]
+fn tcp_server_needs_one_descriptor_for_any_number_of_clients() {
+    let server = Command::new("sh")
+        .args(["-c", "ulimit -n 5 && exec \"$0\" --bind 127.0.0.1 --port 0"])
+        .arg(support::example("tcp_server"))
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut server = ChildGuard(server);
+    let stdout = server.0.stdout.take().unwrap();
+    let (sender, ready) = std::sync::mpsc::channel();
+    // Reads every line, so that the server never blocks on a full pipe.
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            let _ = sender.send(line);
+        }
+    });
+    let ready = ready.recv_timeout(Duration::from_secs(10)).unwrap();
+    let address: SocketAddr = ready
+        .rsplit(' ')
+        .next()
+        .and_then(|address| address.parse().ok())
+        .unwrap_or_else(|| panic!("ready line {ready:?}"));
+    for number in 0..20 {
+        let mut stream = TcpStream::connect(address).unwrap();
+        stream
+            .set_read_timeout(Some(Duration::from_secs(5)))
+            .unwrap();
+        stream
+            .write_all(format!("client {number}\n").as_bytes())
+            .unwrap();
+        let mut reply = String::new();
+        stream.read_to_string(&mut reply).unwrap();
+        assert_eq!(reply, format!("CLIENT {number}\n"));
+    }
+    let mut stderr = String::new();
+    assert!(server.0.try_wait().unwrap().is_none());
+    server.0.kill().unwrap();
+    server.0.wait().unwrap();
+    server
+        .0
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut stderr)
+        .unwrap();
+    assert!(stderr.is_empty(), "{stderr}");
+}
+
+/// Kills the child when the test ends, however it ends.
+#[cfg(target_os = "linux")]
+struct ChildGuard(std::process::Child);
+
+#[cfg(target_os = "linux")]
+impl Drop for ChildGuard {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
 }

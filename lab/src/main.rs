@@ -6,11 +6,13 @@
 //!     cargo lab relay --listen 127.0.0.1:12001 --server 127.0.0.1:12000
 //!     cargo lab pinger-server --drop 0.36 --seed 7
 //!     cargo lab check pinger -- ./target/debug/examples/udp_pinger
+//!     cargo lab trace tcp          # the packets of one TCP exchange
 
 mod check;
 mod compare;
 mod pinger_server;
 mod relay;
+mod trace;
 
 use clap::{Parser, Subcommand};
 
@@ -35,6 +37,9 @@ enum Command {
     PingerServer(pinger_server::Args),
     /// Check a program written for one of the book's exercises
     Check(check::Args),
+    /// Capture the packets of one exchange of the examples on loopback
+    /// (or watch a port live) and explain each one
+    Trace(trace::Args),
 }
 
 fn main() {
@@ -43,6 +48,7 @@ fn main() {
         Command::Relay(args) => relay::run(args),
         Command::PingerServer(args) => pinger_server::run(args),
         Command::Check(args) => check::run(args),
+        Command::Trace(args) => trace::run(args),
     }
 }
 

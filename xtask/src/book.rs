@@ -17,13 +17,15 @@ use crate::checks;
 /// Builds `root/book` into `root/book/book` and checks sources and HTML.
 /// Returns the folder with the HTML.
 pub fn build_and_check(root: &Path) -> Result<PathBuf, String> {
-    build_and_check_book(root, &root.join("book"))
+    build_and_check_book(root, &root.join("book"), checks::ERRATA)
 }
 
-/// Same as [`build_and_check`] for any book folder (tests use made-up ones).
+/// Same as [`build_and_check`] for any book folder (tests use made-up
+/// ones), which must box errata 1 to `errata`.
 pub fn build_and_check_book(
     root: &Path,
     book_dir: &Path,
+    errata: usize,
 ) -> Result<PathBuf, String> {
     let src_dir = book_dir.join("src");
     let mut errors = Vec::new();
@@ -31,6 +33,11 @@ pub fn build_and_check_book(
         errors.extend(found);
         Vec::new()
     });
+    let chapters = chapters(&src_dir);
+    errors.extend(checks::check_errata(&chapters, errata));
+    for (name, markdown) in &chapters {
+        errors.extend(checks::check_map_links(name, markdown));
+    }
 
     let html_dir = build(book_dir)?;
     errors.extend(checks::check_html(&html_dir));
@@ -117,11 +124,34 @@ fn changed_key_lines(recorded: &str, current: &str) -> String {
     )
 }
 
-/// Writes the current key lines to `book/key-lines.txt` (`cargo xtask
+/// Every chapter of the book as (path under `src/`, markdown), in path
+/// order.
+fn chapters(src_dir: &Path) -> Vec<(String, String)> {
+    let mut chapters: Vec<(String, String)> = checks::markdown_files(src_dir)
+        .into_iter()
+        .map(|path| {
+            let name = path.strip_prefix(src_dir).unwrap_or(&path);
+            let markdown = fs::read_to_string(&path).unwrap_or_default();
+            (name.display().to_string(), markdown)
+        })
+        .collect();
+    chapters.sort();
+    chapters
+}
+
+/// Rewrites the chapters' map links to the lines their sections show, and
+/// writes the current key lines to `book/key-lines.txt` (`cargo xtask
 /// bless`).
-pub fn record_key_lines(root: &Path) -> Result<(), String> {
+pub fn bless_book(root: &Path) -> Result<(), String> {
     let book_dir = root.join("book");
     let src_dir = book_dir.join("src");
+    for (name, markdown) in chapters(&src_dir) {
+        let blessed = checks::bless_map_links(&markdown);
+        if blessed != markdown {
+            fs::write(src_dir.join(&name), blessed)
+                .map_err(|error| format!("cannot write {name}: {error}"))?;
+        }
+    }
     let walks = checks::check_sources(root, &src_dir)
         .map_err(|found| found.join("\n"))?;
     fs::write(book_dir.join(KEY_LINES), key_lines(root, &src_dir, &walks))
@@ -225,7 +255,8 @@ mod tests {
     fn a_correct_book_builds_and_passes() {
         let dir = project(GOOD);
         let html =
-            build_and_check_book(dir.path(), &dir.path().join("book")).unwrap();
+            build_and_check_book(dir.path(), &dir.path().join("book"), 0)
+                .unwrap();
         assert!(html.join("hello.html").exists());
     }
 
@@ -235,8 +266,9 @@ mod tests {
             "{GOOD}\n```text\n{{{{#include nothing-here.txt}}}}\n```\n"
         );
         let dir = project(&chapter);
-        let error = build_and_check_book(dir.path(), &dir.path().join("book"))
-            .unwrap_err();
+        let error =
+            build_and_check_book(dir.path(), &dir.path().join("book"), 0)
+                .unwrap_err();
         assert!(error.contains("mdBook reported"), "{error}");
         assert!(error.contains("nothing-here.txt"), "{error}");
     }
@@ -245,8 +277,9 @@ mod tests {
     fn an_unwalked_line_fails() {
         let chapter = GOOD.replace("hello.rs:1:3", "hello.rs:1:2");
         let dir = project(&chapter);
-        let error = build_and_check_book(dir.path(), &dir.path().join("book"))
-            .unwrap_err();
+        let error =
+            build_and_check_book(dir.path(), &dir.path().join("book"), 0)
+                .unwrap_err();
         assert!(error.contains("lines 3-3 are not shown"), "{error}");
         assert!(error.contains("has no chapter that walks it"), "{error}");
     }
@@ -273,16 +306,17 @@ mod tests {
         )
         .unwrap();
         // Key lines must be recorded; then the page passes.
-        let error = build_and_check_book(root, &root.join("book")).unwrap_err();
+        let error =
+            build_and_check_book(root, &root.join("book"), 0).unwrap_err();
         assert!(error.contains("key lines shown"), "{error}");
-        record_key_lines(root).unwrap();
+        bless_book(root).unwrap();
         let recorded =
             fs::read_to_string(root.join("book/key-lines.txt")).unwrap();
         assert_eq!(
             recorded,
             "== exercises/solution.md shows examples/solution.rs:3:3\n    b();\n"
         );
-        build_and_check_book(root, &root.join("book")).unwrap();
+        build_and_check_book(root, &root.join("book"), 0).unwrap();
         // A changed solution moves its key lines: the page must be
         // revisited, although the fragment is still in order.
         fs::write(
@@ -290,7 +324,8 @@ mod tests {
             "fn main() {\n    a();\n    c();\n    b();\n}\n",
         )
         .unwrap();
-        let error = build_and_check_book(root, &root.join("book")).unwrap_err();
+        let error =
+            build_and_check_book(root, &root.join("book"), 0).unwrap_err();
         assert!(error.contains("key lines shown"), "{error}");
         assert!(error.contains("exercises/solution.md shows"), "{error}");
         // The same page outside exercises/ must walk every line.
@@ -306,7 +341,8 @@ mod tests {
             "# S\n\n- [Hello](hello.md)\n- [Solution](solution.md)\n",
         )
         .unwrap();
-        let error = build_and_check_book(root, &root.join("book")).unwrap_err();
+        let error =
+            build_and_check_book(root, &root.join("book"), 0).unwrap_err();
         assert!(error.contains("lines 1-2 are not shown"), "{error}");
     }
 
@@ -315,8 +351,9 @@ mod tests {
         let dir = project(GOOD);
         fs::write(dir.path().join("examples/extra.rs"), "fn main() {}\n")
             .unwrap();
-        let error = build_and_check_book(dir.path(), &dir.path().join("book"))
-            .unwrap_err();
+        let error =
+            build_and_check_book(dir.path(), &dir.path().join("book"), 0)
+                .unwrap_err();
         assert!(
             error.contains("extra.rs is not shown whole in any chapter"),
             "{error}"
@@ -326,8 +363,9 @@ mod tests {
     #[test]
     fn a_run_button_fails() {
         let dir = project_with(GOOD, "");
-        let error = build_and_check_book(dir.path(), &dir.path().join("book"))
-            .unwrap_err();
+        let error =
+            build_and_check_book(dir.path(), &dir.path().join("book"), 0)
+                .unwrap_err();
         assert!(
             error.contains("hello.html: a code block has a playground button"),
             "{error}"
@@ -335,12 +373,37 @@ mod tests {
     }
 
     #[test]
+    fn errata_boxes_and_map_links_are_checked_and_bless_fixes_the_map() {
+        let chapter = format!(
+            "{GOOD}\n## Call hi\n\n[L1](#call-hi) shows it.\n\n\
+             ```rust\n{{{{#include ../../examples/hello.rs:2:3}}}}\n```\n"
+        )
+        .replace("hello.rs:1:3", "hello.rs:1:1");
+        let dir = project(&chapter);
+        let (root, book) = (dir.path(), dir.path().join("book"));
+        let error = build_and_check_book(root, &book, 1).unwrap_err();
+        assert!(error.contains("erratum 1 has no box"), "{error}");
+        assert!(
+            error.contains("`[L1](#call-hi)` should read `[L2–3](#call-hi)`"),
+            "{error}"
+        );
+        bless_book(root).unwrap();
+        let boxed = "\n<a id=\"erratum-1\"></a>\n\n> [!NOTE]\n\
+                     > **The notes say** a. **In fact** b.\n";
+        let blessed = fs::read_to_string(book.join("src/hello.md")).unwrap();
+        assert!(blessed.contains("[L2–3](#call-hi) shows it."), "{blessed}");
+        fs::write(book.join("src/hello.md"), blessed + boxed).unwrap();
+        build_and_check_book(root, &book, 1).unwrap();
+    }
+
+    #[test]
     fn a_broken_anchor_fails() {
         let chapter =
             format!("{GOOD}\nSee [there](hello.md#no-such-heading).\n");
         let dir = project(&chapter);
-        let error = build_and_check_book(dir.path(), &dir.path().join("book"))
-            .unwrap_err();
+        let error =
+            build_and_check_book(dir.path(), &dir.path().join("book"), 0)
+                .unwrap_err();
         assert!(error.contains("no such anchor"), "{error}");
     }
 }

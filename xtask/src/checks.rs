@@ -3,9 +3,10 @@
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fs;
+use std::ops::Range;
 use std::path::{Component, Path, PathBuf};
 
-use pulldown_cmark::{CodeBlockKind, Event, Parser, Tag, TagEnd};
+use pulldown_cmark::{CodeBlockKind, Event, Options, Parser, Tag, TagEnd};
 use scraper::{Html, Selector};
 
 /// One `{{#include path}}` or `{{#include path:first:last}}` that makes up
@@ -323,7 +324,7 @@ pub fn check_sources(
     }
 }
 
-fn markdown_files(dir: &Path) -> Vec<PathBuf> {
+pub fn markdown_files(dir: &Path) -> Vec<PathBuf> {
     files_with_extension(dir, "md")
 }
 
@@ -341,6 +342,333 @@ fn files_with_extension(dir: &Path, extension: &str) -> Vec<PathBuf> {
         }
     }
     found
+}
+
+/// How many errata `/work/shared/notes-errata.md` (`../shared/` beside the
+/// repository) lists: the book has one full box for each, with ids
+/// `erratum-1` to `erratum-18`.
+pub const ERRATA: usize = 18;
+
+/// The words a full erratum box begins with (erratum 18 is the lab
+/// handout's, not the notes').
+const BOX_OPENINGS: [&str; 2] = ["> **The notes say**", "> **The lab says**"];
+
+/// Checks the errata boxes of the whole book: exactly one full box per
+/// erratum id `1..=errata`, each one an anchor line
+/// `<a id="erratum-N"></a>`, a blank line, then `> [!NOTE]` and a first
+/// line that begins with **The notes say** (or **The lab says**).
+/// `chapters` are (name, markdown) pairs.
+pub fn check_errata(
+    chapters: &[(String, String)],
+    errata: usize,
+) -> Vec<String> {
+    let mut errors = Vec::new();
+    let mut boxed: BTreeMap<usize, String> = BTreeMap::new();
+    for (name, markdown) in chapters {
+        let lines = lines_outside_code(markdown);
+        let at = |n: usize| lines.get(n).map_or("", |(_, line)| line.trim());
+        for (index, (number, line)) in lines.iter().enumerate() {
+            let place = format!("{name}:{number}");
+            if let Some(id) = erratum_anchor(line.trim()) {
+                let followed = at(index + 1).is_empty()
+                    && at(index + 2) == "> [!NOTE]"
+                    && BOX_OPENINGS
+                        .iter()
+                        .any(|o| at(index + 3).starts_with(o));
+                if !followed {
+                    errors.push(format!(
+                        "{place}: the anchor erratum-{id} is not followed by a \
+                         blank line and a `> [!NOTE]` box that begins with \
+                         **The notes say**"
+                    ));
+                } else if id == 0 || id > errata {
+                    errors.push(format!(
+                        "{place}: there is no erratum {id} (notes-errata.md \
+                         has 1 to {errata})"
+                    ));
+                } else if let Some(first) = boxed.get(&id) {
+                    errors.push(format!(
+                        "{place}: a second box for erratum {id} (the first is \
+                         at {first}); link to it instead"
+                    ));
+                } else {
+                    boxed.insert(id, place);
+                }
+                continue;
+            }
+            let opens_box = line.trim() == "> [!NOTE]"
+                && BOX_OPENINGS.iter().any(|o| at(index + 1).starts_with(o));
+            let anchored = index >= 2
+                && at(index - 1).is_empty()
+                && erratum_anchor(at(index - 2)).is_some();
+            if opens_box && !anchored {
+                errors.push(format!(
+                    "{place}: a \"The notes say\" box without its anchor: put \
+                     `<a id=\"erratum-N\"></a>` and a blank line before it, or \
+                     make it a one-line link to the erratum's box"
+                ));
+            }
+        }
+    }
+    for id in 1..=errata {
+        if !boxed.contains_key(&id) {
+            errors.push(format!(
+                "erratum {id} has no box (`<a id=\"erratum-{id}\"></a>` and a \
+                 \"The notes say\" box)"
+            ));
+        }
+    }
+    errors
+}
+
+/// The number N of a line `<a id="erratum-N"></a>`.
+fn erratum_anchor(line: &str) -> Option<usize> {
+    line.strip_prefix("<a id=\"erratum-")?
+        .strip_suffix("\"></a>")?
+        .parse()
+        .ok()
+}
+
+/// The lines of `markdown` (1-based numbers) that are not inside a fenced
+/// code block.
+fn lines_outside_code(markdown: &str) -> Vec<(usize, &str)> {
+    let mut fence: Option<&str> = None;
+    let mut lines = Vec::new();
+    for (index, line) in markdown.lines().enumerate() {
+        let trimmed = line.trim_start();
+        match fence {
+            Some(marker) => {
+                if trimmed.starts_with(marker) {
+                    fence = None;
+                }
+            }
+            None if trimmed.starts_with("```") => fence = Some("```"),
+            None if trimmed.starts_with("~~~") => fence = Some("~~~"),
+            None => lines.push((index + 1, line)),
+        }
+    }
+    lines
+}
+
+/// The parser options mdBook renders with, as far as headings, links and
+/// tables are concerned.
+fn markdown_options() -> Options {
+    Options::ENABLE_TABLES
+        | Options::ENABLE_FOOTNOTES
+        | Options::ENABLE_STRIKETHROUGH
+        | Options::ENABLE_TASKLISTS
+        | Options::ENABLE_HEADING_ATTRIBUTES
+}
+
+/// A link of a chapter map, `[L12–14](#id)` or `[L12](#id)`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MapLink {
+    /// Where the whole link stands in the chapter's text.
+    pub span: Range<usize>,
+    pub first: usize,
+    pub last: usize,
+    /// The section it points to, without the `#`.
+    pub id: String,
+    /// Whether it is written exactly as it should be (an en dash between
+    /// two different numbers, one number for one line).
+    pub well_formed: bool,
+}
+
+/// The map links of a chapter: every inline link to `#id` whose text is
+/// `L` and line numbers.
+pub fn map_links(markdown: &str) -> Vec<MapLink> {
+    let mut links = Vec::new();
+    let parser = Parser::new_ext(markdown, markdown_options());
+    for (event, span) in parser.into_offset_iter() {
+        let Event::Start(Tag::Link { dest_url, .. }) = event else {
+            continue;
+        };
+        let Some(id) = dest_url.strip_prefix('#') else {
+            continue;
+        };
+        let source = &markdown[span.clone()];
+        let Some(text) = source
+            .strip_prefix("[L")
+            .and_then(|rest| rest.strip_suffix(&format!("](#{id})")))
+        else {
+            continue;
+        };
+        let (numbers, well_formed_dash) = match text.split_once('–') {
+            Some((first, last)) => ((first, last), true),
+            None => match text.split_once('-') {
+                Some((first, last)) => ((first, last), false),
+                None => ((text, text), true),
+            },
+        };
+        let (Ok(first), Ok(last)) =
+            (numbers.0.parse::<usize>(), numbers.1.parse::<usize>())
+        else {
+            continue;
+        };
+        let single = !text.contains(['–', '-']);
+        links.push(MapLink {
+            span,
+            first,
+            last,
+            id: id.to_string(),
+            well_formed: well_formed_dash && (single || first != last),
+        });
+    }
+    links
+}
+
+/// The heading ids of a chapter as mdBook gives them, each with the first
+/// and last line of the ranged Rust includes in its section (up to the
+/// next heading of the same or a higher level); `None` for a section that
+/// shows no fragment.
+pub fn section_ranges(
+    markdown: &str,
+) -> BTreeMap<String, Option<(usize, usize)>> {
+    let mut sections: BTreeMap<String, Option<(usize, usize)>> =
+        BTreeMap::new();
+    let mut used: HashSet<String> = HashSet::new();
+    // The sections whose heading is open (level, id), outermost first.
+    let mut open: Vec<(usize, String)> = Vec::new();
+    let mut heading: Option<(usize, Option<String>, String)> = None;
+    let mut block: Option<String> = None;
+    for event in Parser::new_ext(markdown, markdown_options()) {
+        match event {
+            Event::Start(Tag::Heading { level, id, .. }) => {
+                heading = Some((
+                    level as usize,
+                    id.map(|id| id.to_string()),
+                    String::new(),
+                ));
+            }
+            Event::Text(text) | Event::Code(text) => {
+                if let Some((_, _, name)) = heading.as_mut() {
+                    name.push_str(&text);
+                } else if let Some(block) = block.as_mut() {
+                    block.push_str(&text);
+                }
+            }
+            Event::End(TagEnd::Heading(_)) => {
+                if let Some((level, explicit, name)) = heading.take() {
+                    let id = explicit.unwrap_or_else(|| {
+                        unique_id(&id_from_content(&name), &mut used)
+                    });
+                    open.retain(|(open_level, _)| *open_level < level);
+                    sections.insert(id.clone(), None);
+                    open.push((level, id));
+                }
+            }
+            Event::Start(Tag::CodeBlock(CodeBlockKind::Fenced(info)))
+                if info.split([',', ' ']).next() == Some("rust") =>
+            {
+                block = Some(String::new());
+            }
+            Event::End(TagEnd::CodeBlock) => {
+                let Some(text) = block.take() else { continue };
+                let Ok((_, Some((first, last)))) =
+                    parse_include(text.trim_end_matches('\n'))
+                else {
+                    continue;
+                };
+                for (_, id) in &open {
+                    let range = sections.entry(id.clone()).or_default();
+                    *range = Some(match *range {
+                        Some((low, high)) => (low.min(first), high.max(last)),
+                        None => (first, last),
+                    });
+                }
+            }
+            _ => {}
+        }
+    }
+    sections
+}
+
+/// mdBook's id for a heading's text (mdbook-html's `id_from_content`).
+fn id_from_content(content: &str) -> String {
+    content
+        .trim()
+        .to_lowercase()
+        .chars()
+        .filter_map(|c| {
+            if c.is_alphanumeric() || c == '_' || c == '-' {
+                Some(c)
+            } else if c.is_whitespace() {
+                Some('-')
+            } else {
+                None
+            }
+        })
+        .collect()
+}
+
+/// mdBook's rule for a repeated id: `-1`, `-2`, ... appended.
+fn unique_id(id: &str, used: &mut HashSet<String>) -> String {
+    if used.insert(id.to_string()) {
+        return id.to_string();
+    }
+    (1..)
+        .map(|n| format!("{id}-{n}"))
+        .find(|candidate| used.insert(candidate.clone()))
+        .unwrap()
+}
+
+/// How a map link to lines `first..=last` of section `id` is written.
+fn map_link_text(first: usize, last: usize, id: &str) -> String {
+    if first == last {
+        format!("[L{first}](#{id})")
+    } else {
+        format!("[L{first}–{last}](#{id})")
+    }
+}
+
+/// Checks that every map link of a chapter names exactly the lines its
+/// section shows.
+pub fn check_map_links(name: &str, markdown: &str) -> Vec<String> {
+    let sections = section_ranges(markdown);
+    let mut errors = Vec::new();
+    for link in map_links(markdown) {
+        let written = &markdown[link.span.clone()];
+        let line = markdown[..link.span.start].lines().count().max(1);
+        match sections.get(&link.id) {
+            None => errors.push(format!(
+                "{name}:{line}: map link `{written}`: no section has the id \
+                 `{}`",
+                link.id
+            )),
+            Some(None) => errors.push(format!(
+                "{name}:{line}: map link `{written}`: its section shows no \
+                 fragment of the program"
+            )),
+            Some(Some((first, last))) => {
+                let right = map_link_text(*first, *last, &link.id);
+                if *written != right {
+                    errors.push(format!(
+                        "{name}:{line}: map link `{written}` should read \
+                         `{right}`, the lines its section shows (`cargo xtask \
+                         bless` rewrites it)"
+                    ));
+                }
+            }
+        }
+    }
+    errors
+}
+
+/// The chapter with every map link rewritten to the lines its section
+/// shows; links to unknown or empty sections stay as they are.
+pub fn bless_map_links(markdown: &str) -> String {
+    let sections = section_ranges(markdown);
+    let mut out = String::with_capacity(markdown.len());
+    let mut copied = 0;
+    for link in map_links(markdown) {
+        if let Some(Some((first, last))) = sections.get(&link.id) {
+            out.push_str(&markdown[copied..link.span.start]);
+            out.push_str(&map_link_text(*first, *last, &link.id));
+            copied = link.span.end;
+        }
+    }
+    out.push_str(&markdown[copied..]);
+    out
 }
 
 /// Checks the built HTML in `html_dir`: no unexpanded `{{#`, no playground
@@ -538,6 +866,146 @@ mod tests {
         let error = check_whole_listing(page, "fn main() {\n    x(&z);\n}\n")
             .unwrap_err();
         assert!(error.contains("differs at line 2"), "{error}");
+    }
+
+    fn book(pages: &[(&str, &str)]) -> Vec<(String, String)> {
+        pages
+            .iter()
+            .map(|(name, text)| (name.to_string(), text.to_string()))
+            .collect()
+    }
+
+    const BOX_1: &str = "Text.\n\n<a id=\"erratum-1\"></a>\n\n> [!NOTE]\n\
+                         > **The notes say** x. **In fact** y.\n";
+    const BOX_2: &str = "<a id=\"erratum-2\"></a>\n\n> [!NOTE]\n\
+                         > **The lab says** x. **In fact** y.\n\n\
+                         (See [erratum 1](a.md#erratum-1): y.)\n";
+
+    #[test]
+    fn one_full_box_per_erratum_passes() {
+        let pages = book(&[("a.md", BOX_1), ("b.md", BOX_2)]);
+        assert_eq!(check_errata(&pages, 2), Vec::<String>::new());
+        // Boxes shown as code, and other notes, are not errata boxes.
+        let other = "```md\n> [!NOTE]\n> **The notes say** x\n```\n\n\
+                     > [!NOTE]\n> **Try it**: run the lab.\n";
+        let pages = book(&[("a.md", BOX_1), ("b.md", BOX_2), ("c.md", other)]);
+        assert_eq!(check_errata(&pages, 2), Vec::<String>::new());
+    }
+
+    #[test]
+    fn a_missing_erratum_fails() {
+        let pages = book(&[("a.md", BOX_1)]);
+        assert_eq!(
+            check_errata(&pages, 2),
+            ["erratum 2 has no box (`<a id=\"erratum-2\"></a>` and a \
+              \"The notes say\" box)"]
+        );
+    }
+
+    #[test]
+    fn a_second_box_for_an_erratum_fails() {
+        let pages = book(&[("a.md", BOX_1), ("b.md", BOX_2), ("c.md", BOX_1)]);
+        let errors = check_errata(&pages, 2);
+        assert_eq!(errors.len(), 1, "{errors:?}");
+        assert!(
+            errors[0].starts_with("c.md:3: a second box for erratum 1")
+                && errors[0].contains("the first is at a.md:3"),
+            "{errors:?}"
+        );
+    }
+
+    #[test]
+    fn a_box_without_its_anchor_fails() {
+        let bare = "> [!NOTE]\n> **The notes say** x. **In fact** y.\n";
+        let no_blank = "<a id=\"erratum-2\"></a>\n> [!NOTE]\n\
+                        > **The notes say** x.\n";
+        for (page, expected) in [
+            (bare, "c.md:1: a \"The notes say\" box without its anchor"),
+            (no_blank, "c.md:1: the anchor erratum-2 is not followed"),
+        ] {
+            let pages =
+                book(&[("a.md", BOX_1), ("b.md", BOX_2), ("c.md", page)]);
+            let errors = check_errata(&pages, 2);
+            assert!(
+                errors.iter().any(|e| e.starts_with(expected)),
+                "{page:?}: {errors:?}"
+            );
+        }
+        let stray = "<a id=\"erratum-9\"></a>\n\n> [!NOTE]\n\
+                     > **The notes say** x.\n";
+        let pages = book(&[("a.md", BOX_1), ("b.md", BOX_2), ("c.md", stray)]);
+        assert_eq!(
+            check_errata(&pages, 2),
+            ["c.md:1: there is no erratum 9 (notes-errata.md has 1 to 2)"]
+        );
+    }
+
+    const MAPPED: &str = "# Chapter\n\n\
+        | Python | call | Rust | |\n|---|---|---|---|\n\
+        | `import` | — | [L3–4](#the-imports) | same |\n\
+        | `bind` | `bind()` | [L9](#bind-it-now), [L2-2](#the-imports) | merged |\n\n\
+        ## The imports\n\n```rust\n{{#include ../../examples/a.rs:3:3}}\n```\n\n\
+        ### More of them\n\n```rust\n{{#include ../../examples/a.rs:4:4}}\n```\n\n\
+        ## Bind it, now!\n\n```rust\n{{#include ../../examples/a.rs:9:9}}\n```\n\n\
+        ## Run it\n\nSee [L3](#run-it) and [the imports](#the-imports).\n";
+
+    #[test]
+    fn map_links_must_name_their_sections_lines() {
+        let errors = check_map_links("a.md", MAPPED);
+        assert_eq!(errors.len(), 2, "{errors:?}");
+        assert!(
+            errors[0].starts_with(
+                "a.md:6: map link `[L2-2](#the-imports)` \
+                                   should read `[L3–4](#the-imports)`"
+            ),
+            "{errors:?}"
+        );
+        assert!(
+            errors[1].starts_with(
+                "a.md:28: map link `[L3](#run-it)`: its \
+                                   section shows no fragment"
+            ),
+            "{errors:?}"
+        );
+        let moved = MAPPED.replace("a.rs:9:9", "a.rs:9:11");
+        let errors = check_map_links("a.md", &moved);
+        assert!(
+            errors.iter().any(|e| e.contains(
+                "`[L9](#bind-it-now)` should read \
+                                     `[L9–11](#bind-it-now)`"
+            )),
+            "{errors:?}"
+        );
+        let unknown = MAPPED.replace("(#bind-it-now)", "(#bind-it)");
+        let errors = check_map_links("a.md", &unknown);
+        assert!(
+            errors
+                .iter()
+                .any(|e| e.contains("no section has the id `bind-it`")),
+            "{errors:?}"
+        );
+    }
+
+    #[test]
+    fn bless_rewrites_map_links_to_their_sections_lines() {
+        let moved = MAPPED.replace("a.rs:9:9", "a.rs:9:11");
+        let blessed = bless_map_links(&moved);
+        let expected = moved.replace(
+            "[L9](#bind-it-now), [L2-2](#the-imports)",
+            "[L9–11](#bind-it-now), [L3–4](#the-imports)",
+        );
+        assert_eq!(blessed, expected, "only the wrong map links change");
+        // What is left is the link to a section without fragments.
+        assert_eq!(check_map_links("a.md", &blessed).len(), 1);
+    }
+
+    #[test]
+    fn section_ids_follow_mdbook() {
+        let sections = section_ranges(
+            "# A `b` c\n\n## Run it\n\n## Run it\n\n## Über-größe: 2048?\n",
+        );
+        let ids: Vec<&str> = sections.keys().map(String::as_str).collect();
+        assert_eq!(ids, ["a-b-c", "run-it", "run-it-1", "über-größe-2048"]);
     }
 
     #[test]

@@ -1,14 +1,18 @@
 //! Project automation, run as `cargo xtask <task>` (alias in
 //! .cargo/config.toml). Every task a contributor needs is here:
 //!
-//! - `cargo xtask book`: build the HTML book with mdBook 0.5.4 and check it.
+//! - `cargo xtask book`: build the HTML book with mdBook 0.5.4 and check it
+//!   (and that its packet diagrams still match fresh captures).
 //! - `cargo xtask serve --open`: build, then serve it and open a browser.
 //! - `cargo xtask ci`: everything CI runs (fmt, clippy, tests, book, the
 //!   book in a browser).
 //! - `cargo xtask bless`: rewrite the book's console transcripts from
-//!   real runs after an intended change in the programs' output.
+//!   real runs after an intended change in the programs' output, the
+//!   chapters' map links from the lines their sections show, and the
+//!   packet diagrams from fresh captures.
 
 mod book;
+mod captures;
 mod checks;
 mod serve;
 
@@ -46,16 +50,19 @@ enum Task {
     /// browser tests of the book (installs Chromium with apt-get as root)
     Ci,
     /// Rewrite book/src/output/ from real runs of the examples, the lab
-    /// and the checker, and record the solution pages' key lines
+    /// and the checker, record the solution pages' key lines, and rewrite
+    /// the chapters' map links
     Bless,
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.task {
-        Task::Book => book::build_and_check(&root()).map(|html| {
-            println!("book: HTML written to {}", html.display());
-        }),
+        Task::Book => captures::check(&root())
+            .and_then(|()| book::build_and_check(&root()))
+            .map(|html| {
+                println!("book: HTML written to {}", html.display());
+            }),
         Task::Serve { port, bind, open } => book::build_and_check(&root())
             .and_then(|html| serve::serve(&html, (bind, port).into(), open)),
         Task::Ci => ci(),
@@ -72,7 +79,8 @@ fn main() -> ExitCode {
             ],
             &[("BLESS", "1")],
         )
-        .and_then(|()| book::record_key_lines(&root())),
+        .and_then(|()| book::bless_book(&root()))
+        .and_then(|()| captures::bless(&root())),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -107,35 +115,46 @@ fn ci() -> Result<(), String> {
     // The examples' own #[test]s, the library's unit tests, the
     // end-to-end tests, and xtask's tests of the book checks. The browser
     // tests come last: they need the checked book and a Chromium.
+    // What the tests run besides our own programs, installed at once
+    // (one apt-get update): tcpdump reads back the trace's pcap files,
+    // tests/python_peers.rs runs the textbook's Python programs, and the
+    // browser tests drive Chromium.
+    ensure_debian_packages(&[
+        ("tcpdump", on_path("tcpdump")),
+        ("python3", on_path("python3")),
+        ("chromium", chromium_installed()),
+    ])?;
     cargo(&["test", "--workspace", "--exclude", "browser-tests"], &[])?;
+    captures::check(&root())?;
     let html = book::build_and_check(&root())?;
     println!("book: built and checked, HTML in {}", html.display());
-    ensure_chromium()?;
     cargo(&["test", "-p", "browser-tests"], &[])
 }
 
-/// The browser tests drive the system's Chromium. As root on a system
-/// with apt-get (a Debian or Ubuntu CI container) this installs it;
-/// anywhere else the error says how.
-fn ensure_chromium() -> Result<(), String> {
-    if chromium_installed() {
+/// Installs the Debian packages among `packages` (name, whether it is
+/// already there) that are missing, with one apt-get run, as root where
+/// there is apt-get (a Debian or Ubuntu CI machine); anywhere else the
+/// error names them and says how.
+fn ensure_debian_packages(packages: &[(&str, bool)]) -> Result<(), String> {
+    let missing: Vec<&str> = packages
+        .iter()
+        .filter(|(_, installed)| !installed)
+        .map(|(name, _)| *name)
+        .collect();
+    if missing.is_empty() {
         return Ok(());
     }
+    let list = missing.join(" ");
     if !(on_path("apt-get") && is_root()) {
-        return Err("the browser tests need Chromium (/usr/bin/chromium or \
-                    `chromium` on PATH); install it, e.g. with \
-                    `sudo apt-get install chromium`, and run again"
-            .into());
+        return Err(format!(
+            "the tests need Debian's {list}; install them, e.g. with \
+             `sudo apt-get install {list}`, and run again"
+        ));
     }
     apt_get(&["update"])?;
-    apt_get(&["install", "-y", "--no-install-recommends", "chromium"])?;
-    if chromium_installed() {
-        Ok(())
-    } else {
-        Err("apt-get installed chromium, but there is no \
-             /usr/bin/chromium"
-            .into())
-    }
+    let mut install = vec!["install", "-y", "--no-install-recommends"];
+    install.extend(&missing);
+    apt_get(&install)
 }
 
 /// Where the browser tests look for it, in the same order.

@@ -42,6 +42,11 @@ pub struct Args {
     #[arg(long, value_name = "N", default_value_t = 1000,
           value_parser = clap::value_parser!(u32).range(1..=100_000))]
     requests: u32,
+    /// Also capture the experiment's packets on loopback and explain
+    /// each (boundaries, absent, oversize, loss, rebind; needs
+    /// CAP_NET_RAW, like `trace`)
+    #[arg(long, requires = "experiment", conflicts_with = "json")]
+    trace: bool,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -120,6 +125,10 @@ pub fn run(args: Args) {
         Some(experiment) => vec![experiment],
         None => Experiment::value_variants().to_vec(),
     };
+    if args.trace {
+        trace(&args, chosen[0]);
+        return;
+    }
     let mut documents = Vec::new();
     for (index, experiment) in chosen.into_iter().enumerate() {
         let report = experiment.run(&args);
@@ -136,6 +145,31 @@ pub fn run(args: Args) {
             .or_exit("cannot encode the results as JSON");
         write_out(&format!("{document}\n"));
     }
+}
+
+/// `compare <experiment> --trace`: the report, then its packets.
+#[cfg(target_os = "linux")]
+fn trace(args: &Args, experiment: Experiment) {
+    use Experiment::*;
+    if !matches!(experiment, Boundaries | Absent | Oversize | Loss | Rebind) {
+        fail(
+            "--trace is for boundaries, absent, oversize, loss and rebind, \
+             whose packets tell their story; cost, backlog and flow send \
+             too many to read",
+        );
+    }
+    let recorder = crate::trace::Recorder::start().unwrap_or_else(|e| fail(e));
+    write_out(&experiment.run(args).text());
+    write_out(&format!("\nthe packets of `{}`:\n", experiment.name()));
+    write_out(&recorder.finish());
+}
+
+#[cfg(not(target_os = "linux"))]
+fn trace(_: &Args, _: Experiment) {
+    fail(
+        "capturing packets is Linux-only; on this system capture the \
+          loopback interface in Wireshark while `compare` runs",
+    );
 }
 
 /// `print!` panics when standard output is closed (`compare | head`);
@@ -265,11 +299,17 @@ fn loopback() -> SocketAddr {
 }
 
 fn udp_socket() -> UdpSocket {
-    UdpSocket::bind(loopback()).or_exit("cannot bind a UDP socket")
+    let socket =
+        UdpSocket::bind(loopback()).or_exit("cannot bind a UDP socket");
+    crate::trace::note_port(udp_address(&socket).port());
+    socket
 }
 
 fn tcp_listener() -> TcpListener {
-    TcpListener::bind(loopback()).or_exit("cannot listen on a TCP port")
+    let listener =
+        TcpListener::bind(loopback()).or_exit("cannot listen on a TCP port");
+    crate::trace::note_port(tcp_address(&listener).port());
+    listener
 }
 
 fn udp_address(socket: &UdpSocket) -> SocketAddr {
@@ -319,6 +359,9 @@ fn tcp_listener_with(
     }
     socket.bind(&address.into())?;
     socket.listen(backlog)?;
+    if let Some(address) = socket.local_addr()?.as_socket() {
+        crate::trace::note_port(address.port());
+    }
     Ok(socket.into())
 }
 
