@@ -36,7 +36,8 @@ const FILE_SIZE: u64 = 64 * 1024 * 1024;
 /// The size of each tmpfs folder in the sandbox.
 const TMPFS: &str = "size=64m,mode=1777";
 /// The first user id given to a submission when the checker is root; the
-/// class run adds the submission's number.
+/// class run adds a thousand times a number drawn from its process id,
+/// and the submission's number.
 pub const FIRST_UID: u32 = 200_000;
 
 /// How each program of the submission is confined.
