@@ -14,10 +14,10 @@ use std::io::{self, BufRead, BufReader, ErrorKind, Read, Write};
 use std::net::{IpAddr, Ipv4Addr, TcpListener, TcpStream};
 use std::path::{Component, Path, PathBuf};
 use std::thread;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use clap::Parser;
-use socket_walkthrough::{OrExit, fail};
+use socket_walkthrough::{OrExit, fail, printable, say};
 
 /// Serve the files of a folder to web browsers over HTTP/1.1.
 #[derive(Parser)]
@@ -39,8 +39,12 @@ struct Args {
 const MAX_LINE: u64 = 8 * 1024;
 /// The most header lines we read from one request.
 const MAX_HEADERS: usize = 100;
-/// How long a client may keep us waiting for its next bytes.
-const IDLE_LIMIT: Duration = Duration::from_secs(10);
+/// How long a client may take to send its whole request head.
+const HEAD_LIMIT: Duration = Duration::from_secs(10);
+/// How long one write may wait for a client that reads nothing.
+const WRITE_LIMIT: Duration = Duration::from_secs(10);
+/// How long to pause after a failed accept.
+const ACCEPT_PAUSE: Duration = Duration::from_millis(100);
 
 /// An HTTP status: its code and reason phrase.
 type Status = (u16, &'static str);
@@ -63,24 +67,42 @@ fn main() {
     let server_address = server_socket
         .local_addr()
         .or_exit("cannot read the bound address");
-    println!("The server is ready to receive on {server_address}");
+    say(format_args!(
+        "The server is ready to receive on {server_address}"
+    ));
+    // Out of file descriptors, every accept fails at once until one is
+    // freed: report the first failure of a run, and pause, not spin.
+    let mut failing = false;
     loop {
         let (connection_socket, addr) = match server_socket.accept() {
             Ok(accepted) => accepted,
             Err(error) => {
-                eprintln!("error: cannot accept a connection: {error}");
+                if !failing {
+                    eprintln!("error: cannot accept a connection: {error}");
+                }
+                failing = true;
+                thread::sleep(ACCEPT_PAUSE);
                 continue;
             }
         };
+        failing = false;
         let root = root.clone();
         // A slow or silent client must not hold up the others: each
-        // connection gets a thread of its own.
-        thread::spawn(move || match serve(&connection_socket, &root) {
-            Ok((request_line, (code, _))) => {
-                println!("{addr} {request_line:?} {code}");
+        // connection gets a thread of its own, if the system has one.
+        let started = thread::Builder::new().spawn(move || {
+            match serve(&connection_socket, &root) {
+                Ok((request_line, (code, _))) => {
+                    say(format_args!(
+                        "{addr} \"{}\" {code}",
+                        printable(&request_line)
+                    ));
+                }
+                Err(error) => eprintln!("error: {addr}: {error}"),
             }
-            Err(error) => eprintln!("error: {addr}: {error}"),
         });
+        if let Err(error) = started {
+            eprintln!("error: {addr}: refused, no thread for it: {error}");
+        }
     }
 }
 
@@ -91,10 +113,14 @@ fn serve(
     mut connection_socket: &TcpStream,
     root: &Path,
 ) -> io::Result<(String, Status)> {
-    // Without a limit a client that never finishes its request would keep
-    // this thread forever.
-    connection_socket.set_read_timeout(Some(IDLE_LIMIT))?;
-    let mut reader = BufReader::new(connection_socket);
+    // Without these limits a client that sends its request a byte at a
+    // time, or never reads the answer, would keep this thread forever.
+    let deadline = Instant::now() + HEAD_LIMIT;
+    connection_socket.set_write_timeout(Some(WRITE_LIMIT))?;
+    let mut reader = BufReader::new(Deadline {
+        socket: connection_socket,
+        deadline,
+    });
     let request_line = read_line(&mut reader)?;
     // The headers end at the first empty line; this server needs none.
     let mut headers = 0;
@@ -122,7 +148,7 @@ fn serve(
     };
     let send_body = words[0] != "HEAD";
     match file {
-        Some((mut file, length, content_type)) => {
+        Some((file, length, content_type)) => {
             let head = format!(
                 "HTTP/1.1 200 OK\r\n\
                  Content-Type: {content_type}\r\n\
@@ -131,8 +157,9 @@ fn serve(
             );
             connection_socket.write_all(head.as_bytes())?;
             if send_body {
-                // Bytes as they are on disk: a PNG is not text.
-                io::copy(&mut file, &mut connection_socket)?;
+                // Bytes as they are on disk (a PNG is not text), and no
+                // more than announced, even if the file grows meanwhile.
+                io::copy(&mut file.take(length), &mut connection_socket)?;
             }
         }
         None => {
@@ -162,6 +189,25 @@ fn serve(
     Ok((request_line, status))
 }
 
+/// The connection, read with a deadline for all reads together: a socket's
+/// read timeout bounds each read alone.
+struct Deadline<'a> {
+    socket: &'a TcpStream,
+    deadline: Instant,
+}
+
+impl Read for Deadline<'_> {
+    fn read(&mut self, buffer: &mut [u8]) -> io::Result<usize> {
+        let left = self.deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            let why = "the request head took longer than the time limit";
+            return Err(io::Error::new(ErrorKind::TimedOut, why));
+        }
+        self.socket.set_read_timeout(Some(left))?;
+        self.socket.read(buffer)
+    }
+}
+
 /// Reads one line of the request, however many reads it takes, without
 /// its line ending.
 fn read_line(reader: &mut impl BufRead) -> io::Result<String> {
@@ -183,7 +229,7 @@ fn read_line(reader: &mut impl BufRead) -> io::Result<String> {
 /// refuses it.
 fn file_path(root: &Path, target: &str) -> Result<PathBuf, Status> {
     let path = target.split(['?', '#']).next().unwrap_or_default();
-    if !path.starts_with('/') {
+    if !path.starts_with('/') || !path.is_ascii() {
         return Err(BAD_REQUEST);
     }
     // Decode first, check after: `%2e%2e` is `..` once decoded.

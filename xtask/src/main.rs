@@ -45,6 +45,10 @@ enum Task {
         /// Open the book in the default web browser
         #[arg(long)]
         open: bool,
+        /// Serve this folder as it is instead of building the book (the
+        /// tests serve folders of their own)
+        #[arg(long, value_name = "DIR")]
+        dir: Option<PathBuf>,
     },
     /// Run every check CI runs: fmt, clippy, all tests, the book, and the
     /// browser tests of the book (installs Chromium with apt-get as root)
@@ -63,7 +67,13 @@ fn main() -> ExitCode {
             .map(|html| {
                 println!("book: HTML written to {}", html.display());
             }),
-        Task::Serve { port, bind, open } => book::build_and_check(&root())
+        Task::Serve {
+            port,
+            bind,
+            open,
+            dir,
+        } => dir
+            .map_or_else(|| book::build_and_check(&root()), Ok)
             .and_then(|html| serve::serve(&html, (bind, port).into(), open)),
         Task::Ci => ci(),
         // Every test that records a transcript writes it when BLESS is

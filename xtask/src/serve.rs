@@ -1,214 +1,179 @@
 //! Serves the built book over HTTP, for a browser on this machine (or, with
-//! `--bind 0.0.0.0`, on the classroom network).
+//! `--bind 0.0.0.0`, on a classroom network where students will try
+//! everything on it).
 //!
-//! A thread per connection and one request per connection (`Connection:
-//! close`): plain std, so that no connection ever waits for another. (The
-//! tiny_http server used before handed connections to a small thread pool
-//! that could leave some of a browser's parallel connections unread until
-//! another one closed, and the page hung half-loaded; the browser tests
-//! found it.)
+//! HTTP is hyper's: it parses requests, answers malformed ones with the
+//! right status, and closes a connection whose request head has not
+//! arrived in full within [`HEAD_DEADLINE`]. Files are tower-http's
+//! `ServeDir`: MIME types, `index.html` for a folder, ranges, conditional
+//! requests, and no `..` out of the folder. What is ours: the accept loop
+//! that pauses instead of spinning when the process runs out of file
+//! descriptors, a write timeout for a response nobody reads, and a check
+//! that a symbolic link does not lead out of the book.
+//!
+//! Each connection is a task of its own, so no connection waits for
+//! another. (A thread pool that left some of a browser's parallel
+//! connections unread once made pages hang half-loaded; the tests keep
+//! sending a dozen requests before reading any reply.)
 
-use std::io::{self, BufRead, BufReader, ErrorKind, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::path::{Component, Path, PathBuf};
+use std::future::Future;
+use std::io::{self, ErrorKind};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::pin::Pin;
 use std::sync::Arc;
-use std::thread;
 use std::time::Duration;
 
-/// How long a client may take to send its request.
-const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
+use hyper::server::conn::http1;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::service::TowerToHyperService;
+use tokio::net::{TcpListener, TcpStream};
+use tokio_io_timeout::TimeoutStream;
+use tower_http::services::fs::{Backend, ServeDir, ServeFile, TokioBackend};
+use tower_http::set_status::SetStatus;
 
-/// The longest request line and headers read, in bytes.
-const MAX_REQUEST: u64 = 64 * 1024;
+/// How long a client may take to send a whole request head, from the
+/// moment the server starts waiting for it (nginx's
+/// `client_header_timeout`; an idle kept-alive connection ends too).
+const HEAD_DEADLINE: Duration = Duration::from_secs(10);
+
+/// How long a write may wait for a client that reads nothing.
+const WRITE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// How long the accept loop pauses after a failed accept: when the process
+/// has no file descriptor left, every accept fails at once until one is
+/// freed, and retrying without a pause burns a core.
+const ACCEPT_PAUSE: Duration = Duration::from_millis(100);
 
 pub fn serve(
     html_dir: &Path,
     address: SocketAddr,
     open: bool,
 ) -> Result<(), String> {
-    let listener = TcpListener::bind(address)
-        .map_err(|error| format!("cannot serve on {address}: {error}"))?;
-    let bound = listener
-        .local_addr()
-        .map_err(|error| format!("cannot read the bound address: {error}"))?;
-    let url = if bound.ip().is_unspecified() {
-        format!("http://127.0.0.1:{}/", bound.port())
-    } else {
-        format!("http://{bound}/")
-    };
-    println!("serving the book at {url} (Ctrl-C to stop)");
-    if open && let Err(error) = opener::open_browser(&url) {
-        eprintln!("cannot open a browser ({error}); open {url} yourself");
-    }
-    answer_all(&listener, html_dir);
-    Ok(())
-}
-
-/// Answers every connection to `listener`, each in a thread of its own.
-fn answer_all(listener: &TcpListener, html_dir: &Path) {
-    let root = Arc::new(html_dir.to_path_buf());
-    for connection in listener.incoming() {
-        let connection = match connection {
-            Ok(connection) => connection,
-            Err(error) => {
-                eprintln!("cannot accept a connection: {error}");
-                continue;
-            }
+    // One thread answers every connection (file reads go to tokio's
+    // blocking threads): plenty for a classroom, and nothing to share.
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|error| format!("cannot start the server: {error}"))?;
+    runtime.block_on(async {
+        let root = std::fs::canonicalize(html_dir).map_err(|error| {
+            format!("cannot serve {}: {error}", html_dir.display())
+        })?;
+        let listener = TcpListener::bind(address)
+            .await
+            .map_err(|error| format!("cannot serve on {address}: {error}"))?;
+        let bound = listener.local_addr().map_err(|error| {
+            format!("cannot read the bound address: {error}")
+        })?;
+        let url = if bound.ip().is_unspecified() {
+            format!("http://127.0.0.1:{}/", bound.port())
+        } else {
+            format!("http://{bound}/")
         };
-        let root = Arc::clone(&root);
-        thread::spawn(move || {
-            if let Err(error) = answer(&root, &connection)
-                && !matches!(
-                    error.kind(),
-                    ErrorKind::BrokenPipe | ErrorKind::ConnectionReset
-                )
-            {
-                eprintln!("cannot answer a request: {error}");
-            }
-        });
-    }
+        println!("serving the book at {url} (Ctrl-C to stop)");
+        if open && let Err(error) = opener::open_browser(&url) {
+            eprintln!("cannot open a browser ({error}); open {url} yourself");
+        }
+        answer_all(listener, root).await;
+        Ok(())
+    })
 }
 
-/// Reads one request from `connection` and answers it.
-fn answer(root: &Path, connection: &TcpStream) -> io::Result<()> {
-    connection.set_read_timeout(Some(REQUEST_TIMEOUT))?;
-    let mut reader = BufReader::new(io::Read::take(connection, MAX_REQUEST));
-    let mut request_line = String::new();
-    reader.read_line(&mut request_line)?;
-    // The headers change nothing here, but they must be read: closing a
-    // socket with unread bytes resets the connection, reply and all.
-    let mut header = String::new();
-    while reader.read_line(&mut header)? > 0 && !header.trim().is_empty() {
-        header.clear();
-    }
-    let mut words = request_line.split_whitespace();
-    let (method, target) = (words.next(), words.next().unwrap_or("/"));
-    let (status, content_type, body) = match method {
-        Some("GET" | "HEAD") => match file_for(root, target) {
-            Some(path) => match std::fs::read(&path) {
-                Ok(body) => {
-                    let mime = mime_guess::from_path(&path)
-                        .first_or_octet_stream()
-                        .essence_str()
-                        .to_string();
-                    ("200 OK", mime, body)
-                }
-                Err(_) => not_found(root),
-            },
-            None => not_found(root),
+/// Answers every connection to `listener`, each in a task of its own.
+async fn answer_all(listener: TcpListener, root: PathBuf) {
+    let not_found = ServeFile::new(root.join("404.html"));
+    let book = ServeDir::with_backend(
+        &root,
+        InsideRoot {
+            root: Arc::new(root.clone()),
         },
-        _ => (
-            "405 Method Not Allowed",
-            "text/plain; charset=utf-8".to_string(),
-            b"only GET and HEAD\n".to_vec(),
-        ),
-    };
-    let mut writer = connection;
-    write!(
-        writer,
-        "HTTP/1.1 {status}\r\nContent-Type: {content_type}\r\n\
-         Content-Length: {}\r\nConnection: close\r\n\r\n",
-        body.len()
-    )?;
-    if method != Some("HEAD") {
-        writer.write_all(&body)?;
-    }
-    writer.flush()
-}
-
-/// Maps a request path to a file inside `root`; `None` for anything that
-/// would leave it.
-fn file_for(root: &Path, url: &str) -> Option<PathBuf> {
-    let path = url.split(['?', '#']).next().unwrap_or_default();
-    let mut file = root.to_path_buf();
-    for component in Path::new(path.trim_start_matches('/')).components() {
-        match component {
-            Component::Normal(part) => file.push(part),
-            Component::CurDir => {}
-            _ => return None,
-        }
-    }
-    if file.is_dir() {
-        file.push("index.html");
-    }
-    file.is_file().then_some(file)
-}
-
-fn not_found(root: &Path) -> (&'static str, String, Vec<u8>) {
-    let body = std::fs::read(root.join("404.html")).unwrap_or_default();
-    (
-        "404 Not Found",
-        "text/html; charset=utf-8".to_string(),
-        body,
     )
+    .not_found_service(not_found);
+    // Set while accept keeps failing, so that a run of failures is
+    // reported once, not once per retry.
+    let mut failing = false;
+    loop {
+        match listener.accept().await {
+            Ok((connection, _)) => {
+                failing = false;
+                tokio::spawn(answer(connection, book.clone()));
+            }
+            Err(error) => {
+                if !failing {
+                    eprintln!(
+                        "cannot accept connections ({error}); retrying \
+                         every {} ms",
+                        ACCEPT_PAUSE.as_millis()
+                    );
+                    failing = true;
+                }
+                tokio::time::sleep(ACCEPT_PAUSE).await;
+            }
+        }
+    }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use std::io::Read;
+/// Answers the requests of one connection until it closes, a deadline
+/// passes, or the client sends something that is not HTTP/1.
+async fn answer(connection: TcpStream, book: Book) {
+    let mut connection = TimeoutStream::new(connection);
+    connection.set_write_timeout(Some(WRITE_TIMEOUT));
+    let served = http1::Builder::new()
+        .timer(TokioTimer::new())
+        .header_read_timeout(HEAD_DEADLINE)
+        // A client that shuts down its sending side after its request
+        // (`nc -N`, a Python script) still gets the answer.
+        .half_close(true)
+        .serve_connection(
+            TokioIo::new(Box::pin(connection)),
+            TowerToHyperService::new(book),
+        )
+        .await;
+    // A client that leaves, stalls or sends garbage ends its connection;
+    // that is no news for the teacher's terminal, and a class could fill
+    // it with such lines.
+    drop(served);
+}
 
-    #[test]
-    fn requests_map_to_files_and_never_leave_the_root() {
-        let root = tempfile::tempdir().unwrap();
-        std::fs::write(root.path().join("index.html"), "home").unwrap();
-        std::fs::create_dir(root.path().join("css")).unwrap();
-        std::fs::write(root.path().join("css/a.css"), "x").unwrap();
-        let file = |url| file_for(root.path(), url);
-        assert_eq!(file("/"), Some(root.path().join("index.html")));
-        assert_eq!(file("/css/a.css?v=1"), Some(root.path().join("css/a.css")));
-        assert_eq!(file("/missing.html"), None);
-        assert_eq!(file("/../etc/passwd"), None);
-        assert_eq!(file("/css/../../x"), None);
+/// The book's files, and its 404 page for anything else.
+type Book = ServeDir<SetStatus<ServeFile>, InsideRoot>;
+
+/// `ServeDir`'s own file system access, refusing every path whose real
+/// location (symbolic links followed) is outside the book's folder:
+/// `ServeDir` already refuses `..`, but follows links.
+#[derive(Clone)]
+struct InsideRoot {
+    /// The book's folder, canonical.
+    root: Arc<PathBuf>,
+}
+
+type Boxed<T> = Pin<Box<dyn Future<Output = io::Result<T>> + Send>>;
+
+/// `path` as it really is, if that is inside `root`; otherwise, to the
+/// client, a file that is not there.
+async fn inside(root: Arc<PathBuf>, path: PathBuf) -> io::Result<PathBuf> {
+    let real = tokio::fs::canonicalize(&path).await?;
+    if real.starts_with(&*root) {
+        Ok(real)
+    } else {
+        Err(io::Error::new(ErrorKind::NotFound, "outside the book"))
+    }
+}
+
+impl Backend for InsideRoot {
+    type File = <TokioBackend as Backend>::File;
+    type Metadata = std::fs::Metadata;
+    type OpenFuture = Boxed<Self::File>;
+    type MetadataFuture = Boxed<Self::Metadata>;
+
+    fn open(&self, path: PathBuf) -> Self::OpenFuture {
+        let real = inside(Arc::clone(&self.root), path);
+        Box::pin(async move { TokioBackend.open(real.await?).await })
     }
 
-    /// A browser opens several connections at once and may send on all
-    /// of them before reading any reply: every one must be answered.
-    #[test]
-    fn parallel_connections_are_all_answered() {
-        let root = tempfile::tempdir().unwrap();
-        std::fs::write(root.path().join("index.html"), "home").unwrap();
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let address = listener.local_addr().unwrap();
-        let html_dir = root.path().to_path_buf();
-        // Never returns: the thread ends with the test process.
-        thread::spawn(move || answer_all(&listener, &html_dir));
-        let connections: Vec<TcpStream> = (0..12)
-            .map(|_| TcpStream::connect(address).unwrap())
-            .collect();
-        for mut connection in &connections {
-            connection
-                .write_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
-                .unwrap();
-        }
-        for mut connection in &connections {
-            connection.set_read_timeout(Some(REQUEST_TIMEOUT)).unwrap();
-            let mut reply = String::new();
-            connection.read_to_string(&mut reply).unwrap();
-            assert!(reply.starts_with("HTTP/1.1 200 OK\r\n"), "{reply}");
-            assert!(reply.ends_with("\r\n\r\nhome"), "{reply}");
-        }
-    }
-
-    #[test]
-    fn a_missing_page_gets_the_books_404_page() {
-        let root = tempfile::tempdir().unwrap();
-        std::fs::write(root.path().join("404.html"), "lost").unwrap();
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let address = listener.local_addr().unwrap();
-        let html_dir = root.path().to_path_buf();
-        let server = thread::spawn(move || {
-            let (connection, _) = listener.accept().unwrap();
-            answer(&html_dir, &connection).unwrap();
-        });
-        let mut connection = TcpStream::connect(address).unwrap();
-        connection
-            .write_all(b"GET /nothing.html HTTP/1.1\r\n\r\n")
-            .unwrap();
-        let mut reply = String::new();
-        connection.read_to_string(&mut reply).unwrap();
-        server.join().unwrap();
-        assert!(reply.starts_with("HTTP/1.1 404 Not Found\r\n"), "{reply}");
-        assert!(reply.ends_with("lost"), "{reply}");
+    fn metadata(&self, path: PathBuf) -> Self::MetadataFuture {
+        let real = inside(Arc::clone(&self.root), path);
+        Box::pin(async move { TokioBackend.metadata(real.await?).await })
     }
 }
