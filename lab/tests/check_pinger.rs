@@ -20,13 +20,16 @@ use std::time::Duration;
 
 use support::{check_text, example, fixture, run_example, run_lab};
 
-const CRITERIA: [&str; 6] = [
+const CRITERIA: [&str; 9] = [
     "sends-ten-pings",
     "waits-about-one-second",
     "reports-replies",
     "reports-timeouts",
     "prints-statistics",
     "exits-cleanly",
+    "measures-each-rtt",
+    "honours-the-timeout-flag",
+    "statistics-when-all-lost",
 ];
 
 #[test]

@@ -21,13 +21,15 @@ use std::time::Duration;
 use support::{Server, check_text, example, fixture, run_example};
 use wait_timeout::ChildExt;
 
-const CRITERIA: [&str; 6] = [
+const CRITERIA: [&str; 8] = [
     "answers-every-line",
     "retries-lost-requests",
     "grows-the-timeout",
     "ignores-stale-replies",
     "gives-up-after-retries",
     "keeps-going-after-a-failure",
+    "prints-exactly-the-result-lines",
+    "exits-0-when-all-answered",
 ];
 
 #[test]

@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 
 use support::{Run, Server, check_text, run_example};
 
-const CRITERIA: [&str; 11] = [
+const CRITERIA: [&str; 12] = [
     "prints-its-address",
     "serves-index",
     "correct-content-length",
@@ -23,6 +23,7 @@ const CRITERIA: [&str; 11] = [
     "serves-binary-files-exactly",
     "answers-404",
     "refuses-path-escape",
+    "decodes-percent-escapes",
     "rejects-malformed-requests",
     "rejects-other-methods",
     "handles-a-slow-request",

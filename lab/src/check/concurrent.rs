@@ -126,6 +126,17 @@ pub(super) fn still_running(
 /// The failure of a server that exited, with the end of its stderr.
 pub(super) fn exited(server: RunningServer) -> Failure {
     let expected = format!("`{}` to keep running", server.shown);
+    if server.flooded() {
+        return Failure::new(
+            expected,
+            format!(
+                "the server wrote more than {} MiB and was stopped",
+                super::process::OUTPUT_LIMIT >> 20
+            ),
+            "print at most a line or two per client: a loop that prints \
+             without end fills the disk of whoever runs the server",
+        );
+    }
     let stderr = server.stop();
     let mut got = "the server exited".to_string();
     // The error is near the end; Rust's panic message ends with a note on
@@ -173,8 +184,9 @@ fn one_normal_client(address: SocketAddr, line: &str) -> Result<(), Failure> {
         return Err(Failure::new(
             format!("{expected:?}, then the end of the connection"),
             client.got(&ended),
-            "close the connection after the reply (drop the TcpStream), as \
-             tcp_server does",
+            "close the connection after the reply (Python: \
+             connection_socket.close(); Rust: drop the TcpStream, as \
+             tcp_server does)",
         ));
     }
     Ok(())
@@ -193,8 +205,9 @@ fn serves_while_one_is_silent(address: SocketAddr) -> Result<(), Failure> {
             ),
             talker.got(&ended),
             "the server still waits for the silent client: serve each \
-             connection on its own thread (std::thread::spawn), at least \
-             two at once, and go back to accept at once",
+             connection on its own thread, at least two at once, and go \
+             back to accept at once (Python: threading.Thread(target=..., \
+             args=(connection_socket,)).start(); Rust: std::thread::spawn)",
         ));
     }
     // The silent client was not forgotten: it is served when it speaks.

@@ -42,7 +42,10 @@ pub fn check(student: &Student) -> Vec<Criterion> {
 
     let hint = format!(
         "localhost resolves to {} here and the server listens on 127.0.0.1 \
-         only: try every address, an IPv4 one from a socket on 0.0.0.0:0",
+         only: try every address in turn, each from a socket of its own \
+         family (Python: every entry of socket.getaddrinfo; Rust: every \
+         address of to_socket_addrs, an IPv4 one from a socket on \
+         0.0.0.0:0)",
         shown(&localhost)
     );
     let (criterion, run) = reaches(
@@ -61,8 +64,10 @@ pub fn check(student: &Student) -> Vec<Criterion> {
                 student,
                 (name, IPV6, "::1"),
                 "hello over ipv6",
-                "an IPv6 address needs a socket bound to [::]:0 (an IPv4 \
-                 socket fails with \"address family not supported\")",
+                "an IPv6 address needs a socket of the IPv6 family (an \
+                 IPv4 socket fails with \"address family not supported\"). \
+                 Python: socket.socket(family, ...) with the family \
+                 getaddrinfo gives; Rust: bind [::]:0",
             );
             answered.extend(run);
             criterion
@@ -199,8 +204,10 @@ fn names_the_answering_address(
                 name,
                 format!("a line `{line}` on stdout"),
                 format!("stdout {:?}", run.stdout),
-                "print the address you got the reply from, as Rust shows a \
-                 SocketAddr (IPv6 in brackets), on a line of its own",
+                "print the address the reply came from on a line of its \
+                 own, IPv6 in brackets: `[::1]:12000` (Python: format \
+                 recvfrom's (host, port) so; Rust: a SocketAddr displays \
+                 that way)",
             );
         }
     }
@@ -229,21 +236,24 @@ fn gives_up_when_nobody_answers(student: &Student) -> Criterion {
     let run = student.run(&args, b"anybody there\n", GIVE_UP_LIMIT);
     let ok = !run.killed()
         && run.status.is_some_and(|s| !s.success())
-        && !run.stderr.trim().is_empty()
+        && run.stderr.lines().any(|line| line.starts_with("error: "))
         && !run.stderr.contains("panicked");
     Criterion::from(
         name,
         ok.then_some(()).ok_or_else(|| {
             Failure::new(
                 format!(
-                    "a non-zero exit and an error on stderr within \
-                     {GIVE_UP_LIMIT:?} (--timeout {GIVE_UP_TIMEOUT}, one \
-                     address, nobody answers)"
+                    "a non-zero exit and a line `error: ...` on stderr \
+                     within {GIVE_UP_LIMIT:?} (--timeout \
+                     {GIVE_UP_TIMEOUT}, one address, nobody answers)"
                 ),
                 outcome(&run),
-                "set a read timeout of --timeout seconds on each socket; \
-                 after the last address, print one error line and exit \
-                 with a non-zero status",
+                "set a read timeout of --timeout seconds on each socket \
+                 and treat its expiry as \"no answer from this address\"; \
+                 after the last address, print one line `error: ...` and \
+                 exit with a non-zero status (Python: catch socket.timeout, \
+                 then sys.exit(\"error: ...\"); Rust: match the WouldBlock \
+                 or TimedOut error, then eprintln! and exit(1))",
             )
         }),
     )
@@ -264,9 +274,11 @@ fn reports_unknown_names(student: &Student) -> Criterion {
                 "a non-zero exit and one error line on stderr for \
                  --server-name nosuch.invalid",
                 outcome(&run),
-                "when to_socket_addrs fails, print one line such as \
-                 `error: cannot resolve server name ...` and exit(1) \
-                 (OrExit does both)",
+                "when the name does not resolve, print one line such as \
+                 `error: cannot resolve server name ...` and exit with 1 \
+                 (Python: catch socket.gaierror, then sys.exit(\"error: \
+                 ...\"); Rust: to_socket_addrs fails, and OrExit does \
+                 both)",
             )
         }),
     )

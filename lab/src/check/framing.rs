@@ -120,7 +120,9 @@ fn byte_by_byte_writes(address: SocketAddr) -> Result<(), Failure> {
         "SENT ONE BYTE AT A TIME\n",
         "after a line written one byte per write",
         "a read returns what has arrived, here often one byte: read until \
-         the newline (BufRead::read_until), however many reads it takes",
+         the newline, however many reads it takes (Python: \
+         connection_socket.makefile('rb').readline(); Rust: \
+         BufRead::read_until)",
     )
 }
 
@@ -134,7 +136,8 @@ fn two_lines_in_one_write(address: SocketAddr) -> Result<(), Failure> {
         "FIRST LINE\nSECOND LINE\n",
         "after two lines sent in one write",
         "one read can bring two lines: keep the bytes after a newline for \
-         the next line (one BufReader for the whole connection)",
+         the next line (Python: one makefile('rb') for the whole \
+         connection; Rust: one BufReader for the whole connection)",
     )
 }
 
@@ -210,7 +213,9 @@ fn closes_on_eof(address: SocketAddr) -> Result<(), Failure> {
             ),
             client.got(&ended),
             "a read that returns 0 bytes means no more lines will come: \
-             close the connection then (drop the TcpStream)",
+             close the connection then (Python: recv returns b'' and \
+             readline returns b''; close the socket. Rust: read returns \
+             Ok(0); drop the TcpStream)",
         )),
     }
 }

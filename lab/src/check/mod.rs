@@ -10,34 +10,63 @@
 //! happened into a [`Criterion`] that passed or failed with what was
 //! expected, what came, and a hint.
 
+mod class;
 mod concurrent;
 mod family;
 mod framing;
 mod pinger;
+mod process;
+mod report;
 mod retry;
+mod sandbox;
 mod web;
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::Write;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc::{self, Receiver};
-use std::thread::{self, JoinHandle};
+use std::sync::{Arc, Mutex};
+use std::thread;
 use std::time::{Duration, Instant};
 
 use clap::ValueEnum;
-use socket_walkthrough::{OrExit, fail};
+use report::Format;
+use socket_walkthrough::fail;
 use wait_timeout::ChildExt;
+
+use process::Capture;
 
 /// Check a program against an exercise's criteria.
 #[derive(clap::Args)]
 pub struct Args {
     /// Which exercise to check
     exercise: Exercise,
-    /// Check every executable file in this folder (a class's submissions)
-    /// and print a table instead of the criteria of one program
+    /// Check every file in this folder (a class's submissions, one
+    /// executable file each) and print one row per file
     #[arg(long, value_name = "DIR", conflicts_with = "command")]
     class: Option<PathBuf>,
+    /// How to report: text, json, junit, gradescope (one program) or csv
+    /// (--class)
+    #[arg(long, value_enum, default_value = "text")]
+    format: Format,
+    /// With --class: how many submissions to check at once [default: the
+    /// number of cores]
+    #[arg(long, value_name = "N", requires = "class")]
+    jobs: Option<usize>,
+    /// With --class: run the submissions without a sandbox (where this
+    /// machine allows none)
+    #[arg(long)]
+    no_sandbox: bool,
+    /// Set up the sandbox made by `unshare`, with this folder for the
+    /// program (the class run's own use)
+    #[arg(long, hide = true, value_name = "DIR")]
+    sandboxed: Option<PathBuf>,
+    /// In the sandbox, run the program as this user (the class run's own
+    /// use)
+    #[arg(long, hide = true, requires = "sandboxed")]
+    uid: Option<u32>,
     /// The command that runs the program to check, after `--`
     #[arg(
         last = true,
@@ -75,90 +104,75 @@ impl Exercise {
             Exercise::Web => web::check(student),
         }
     }
-}
 
-pub fn run(args: Args) {
-    match &args.class {
-        Some(folder) => check_class(args.exercise, folder),
-        None => {
-            let student = Student::new(&args.command);
-            let criteria = args.exercise.criteria(&student);
-            let failed = report(&criteria);
-            if failed > 0 {
-                std::process::exit(1);
-            }
+    /// The name on the command line.
+    fn name(self) -> &'static str {
+        match self {
+            Exercise::Pinger => "pinger",
+            Exercise::Retry => "retry",
+            Exercise::Concurrent => "concurrent",
+            Exercise::Framing => "framing",
+            Exercise::Family => "family",
+            Exercise::Web => "web",
         }
     }
 }
 
-/// Prints one line per criterion and a closing count; returns how many
-/// failed.
-fn report(criteria: &[Criterion]) -> usize {
-    for criterion in criteria {
-        println!("{criterion}");
+pub fn run(args: Args) {
+    process::become_subreaper();
+    if let Some(folder) = &args.class {
+        let jobs = args.jobs.unwrap_or_else(|| {
+            thread::available_parallelism().map_or(1, usize::from)
+        });
+        let options = class::Options {
+            exercise: args.exercise,
+            format: args.format,
+            jobs,
+            sandbox: !args.no_sandbox,
+        };
+        return class::run(&options, folder);
     }
-    let failed = criteria.iter().filter(|c| c.failure.is_some()).count();
-    let skipped = criteria.iter().filter(|c| c.skipped.is_some()).count();
-    let passed = criteria.len() - failed - skipped;
-    if skipped > 0 {
-        println!("{passed} passed, {failed} failed, {skipped} skipped");
-    } else {
-        println!("{passed} passed, {failed} failed");
+    if args.format == Format::Csv {
+        fail("--format csv is for --class: one row per submission");
     }
-    failed
-}
-
-/// Checks every executable file in `folder` and prints a table.
-fn check_class(exercise: Exercise, folder: &Path) {
-    let mut submissions: Vec<PathBuf> = std::fs::read_dir(folder)
-        .or_exit(format_args!("cannot read {}", folder.display()))
-        .flatten()
-        .map(|entry| entry.path())
-        .filter(|path| is_executable(path))
-        .collect();
-    submissions.sort();
-    if submissions.is_empty() {
-        fail(format_args!(
-            "no executable files in {} (each submission is one program)",
-            folder.display()
-        ));
+    if let Some(home) = &args.sandboxed
+        && let Err(why) = sandbox::enter(home, args.uid)
+    {
+        fail(format_args!("cannot set up the sandbox: {why}"));
     }
-    let name_width = submissions
-        .iter()
-        .map(|path| file_name(path).len())
-        .max()
-        .unwrap_or(0)
-        .max("submission".len());
-    println!(
-        "{:name_width$}  passed  failed  failed criteria",
-        "submission"
+    let student = Student::new(&args.command);
+    let criteria = args.exercise.criteria(&student);
+    let error = student.never_started();
+    let value = report::to_json(
+        args.exercise.name(),
+        &student.shown(&[]),
+        &criteria,
+        error.as_deref(),
     );
-    let mut all_passed = true;
-    for path in &submissions {
-        let command = vec![path.display().to_string()];
-        let criteria = exercise.criteria(&Student::new(&command));
-        let failed: Vec<&str> = criteria
-            .iter()
-            .filter(|c| c.failure.is_some())
-            .map(|c| c.name)
-            .collect();
-        all_passed &= failed.is_empty();
-        println!(
-            "{:name_width$}  {:>6}  {:>6}  {}",
-            file_name(path),
-            criteria
-                .iter()
-                .filter(|c| c.failure.is_none() && c.skipped.is_none())
-                .count(),
-            failed.len(),
-            if failed.is_empty() {
-                "-".to_string()
+    match args.format {
+        Format::Text => {
+            let text = report::text(&value);
+            if error.is_some() {
+                // One line, as for every error the checker reports.
+                eprint!("error: {text}");
             } else {
-                failed.join(", ")
+                report::print(&text);
             }
-        );
+        }
+        Format::Json => report::print(&format!("{value:#}\n")),
+        Format::Junit => {
+            let name = student.shown(&[]);
+            report::print(&report::junit(&[(name, &value)]));
+        }
+        Format::Gradescope => {
+            let results = report::gradescope(&value);
+            report::print(&format!("{results:#}\n"));
+        }
+        Format::Csv => unreachable!("refused above"),
     }
-    if !all_passed {
+    // The sandbox's process 1 reaps what is left before it goes.
+    process::kill_descendants();
+    if error.is_some() || value["failed"].as_u64() != Some(0) {
         std::process::exit(1);
     }
 }
@@ -265,38 +279,14 @@ impl Failure {
     }
 }
 
-impl std::fmt::Display for Criterion {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        if let Some(reason) = &self.skipped {
-            return write!(f, "SKIP {}: {}", self.name, one_line(reason));
-        }
-        match &self.failure {
-            None => write!(f, "PASS {}", self.name),
-            Some(failure) => write!(
-                f,
-                "FAIL {}: expected {}; got {}. Hint: {}",
-                self.name,
-                one_line(&failure.expected),
-                one_line(&failure.got),
-                one_line(&failure.hint)
-            ),
-        }
-    }
-}
-
-/// Shows text on one line, shortened: program output can be long.
-pub fn one_line(text: &str) -> String {
-    let mut line = text.trim_end().replace('\n', "⏎");
-    if line.chars().count() > 160 {
-        line = line.chars().take(157).collect::<String>() + "...";
-    }
-    line
-}
-
 /// The student's program: a command and its arguments.
 pub struct Student {
     program: String,
     args: Vec<String>,
+    /// Whether any attempt to start the program worked.
+    started: AtomicBool,
+    /// Why the first attempt that failed did.
+    spawn_error: Mutex<Option<String>>,
 }
 
 impl Student {
@@ -307,6 +297,8 @@ impl Student {
         Student {
             program: program.clone(),
             args: args.to_vec(),
+            started: AtomicBool::new(false),
+            spawn_error: Mutex::new(None),
         }
     }
 
@@ -326,7 +318,24 @@ impl Student {
         // submission stops all of it (see `stop_all`).
         #[cfg(unix)]
         std::os::unix::process::CommandExt::process_group(&mut command, 0);
+        // The checker must judge the same program the same way whatever
+        // its own environment says: Python reads this one to decide
+        // whether its stdout is buffered (see `ready_line_hint`).
+        command.env_remove("PYTHONUNBUFFERED");
+        sandbox::confine(&mut command);
         command
+    }
+
+    /// Starts `command`, and remembers whether starting worked.
+    fn spawn(&self, command: &mut Command) -> std::io::Result<Child> {
+        let child = command.spawn();
+        match &child {
+            Ok(_) => self.started.store(true, Ordering::Relaxed),
+            Err(error) => {
+                self.note_error(error);
+            }
+        }
+        child
     }
 
     /// Runs the program to its end with `extra` arguments and `stdin`;
@@ -350,18 +359,17 @@ impl Student {
         extra: &[&str],
         stdin: &[u8],
         limit: Duration,
-        stuck: impl FnMut() -> bool,
+        mut stuck: impl FnMut() -> bool,
     ) -> Finished {
-        let mut child = match self
-            .command(extra)
+        let mut command = self.command(extra);
+        command
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-        {
+            .stderr(Stdio::piped());
+        let mut child = match self.spawn(&mut command) {
             Ok(child) => child,
             Err(error) => {
-                return Finished::not_started(error);
+                return Finished::not_started(format!("cannot start: {error}"));
             }
         };
         let mut input = child.stdin.take().expect("stdin is piped");
@@ -369,16 +377,54 @@ impl Student {
         let writer = thread::spawn(move || {
             let _ = input.write_all(&stdin);
         });
-        let stdout = collect(child.stdout.take().expect("stdout is piped"));
-        let stderr = collect(child.stderr.take().expect("stderr is piped"));
-        let (status, limit) = wait_watched(&mut child, limit, stuck);
+        let written = Arc::new(AtomicU64::new(0));
+        let stdout = Capture::start(
+            child.stdout.take().expect("stdout is piped"),
+            Arc::clone(&written),
+        );
+        let stderr = Capture::start(
+            child.stderr.take().expect("stderr is piped"),
+            Arc::clone(&written),
+        );
+        let (status, limit) = wait_watched(&mut child, limit, || {
+            written.load(Ordering::Relaxed) > process::OUTPUT_LIMIT || stuck()
+        });
+        // Its own process has ended: whatever it left running goes too,
+        // after a moment to finish writing.
+        let deadline = Instant::now() + process::PIPE_GRACE;
+        let stdout_text = stdout.text_by(deadline);
+        let stderr_text = stderr.text_by(deadline);
+        stop_all(&mut child);
         let _ = writer.join();
         Finished {
             status,
-            stdout: stdout.join().unwrap_or_default(),
-            stderr: stderr.join().unwrap_or_default(),
+            stdout: stdout_text,
+            stderr: stderr_text,
             limit,
+            flooded: written.load(Ordering::Relaxed) > process::OUTPUT_LIMIT,
         }
+    }
+
+    /// Remembers that the program could not be started, and why.
+    fn note_error(&self, error: &std::io::Error) -> String {
+        let text = format!("cannot start `{}`: {error}", self.shown(&[]));
+        let mut first = self
+            .spawn_error
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        first.get_or_insert_with(|| text.clone());
+        text
+    }
+
+    /// Why the program never started, if no attempt to start it worked.
+    pub fn never_started(&self) -> Option<String> {
+        if self.started.load(Ordering::Relaxed) {
+            return None;
+        }
+        self.spawn_error
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
     }
 
     /// Starts the program as a server with `extra` arguments and waits (up
@@ -390,64 +436,40 @@ impl Student {
         limit: Duration,
     ) -> Result<RunningServer, Failure> {
         let shown = self.shown(extra);
-        let mut child = self
-            .command(extra)
+        let mut command = self.command(extra);
+        command
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .map_err(|error| {
-                Failure::new(
-                    "the program to start",
-                    format!("`{shown}`: {error}"),
-                    "check the command after `--`",
-                )
-            })?;
-        let lines = forward_lines(child.stdout.take().expect("piped"));
-        let stderr = collect(child.stderr.take().expect("piped"));
+            .stderr(Stdio::piped());
+        let mut child = self.spawn(&mut command).map_err(|error| {
+            Failure::new(
+                "the program to start",
+                format!("`{shown}`: {error}"),
+                "check the command after `--`",
+            )
+        })?;
+        let written = Arc::new(AtomicU64::new(0));
+        let lines = process::forward_lines(
+            child.stdout.take().expect("piped"),
+            Arc::clone(&written),
+        );
+        let stderr = Capture::start(
+            child.stderr.take().expect("piped"),
+            Arc::clone(&written),
+        );
         let mut server = RunningServer {
             shown,
             child,
             address: SocketAddr::from(([127, 0, 0, 1], 0)),
             lines,
             stderr: Some(stderr),
+            written,
+            flooded: false,
         };
-        let first = server.lines.recv_timeout(limit).map_err(|error| {
-            // A closed stdout means the program is exiting: give it a
-            // moment, so that its status and stderr can be shown.
-            let status = match error {
-                mpsc::RecvTimeoutError::Disconnected => server
-                    .child
-                    .wait_timeout(Duration::from_secs(1))
-                    .ok()
-                    .flatten(),
-                mpsc::RecvTimeoutError::Timeout => {
-                    server.child.try_wait().ok().flatten()
-                }
-            };
-            // Its last words say why, e.g. an unknown flag.
-            let stderr = match status {
-                Some(_) => server
-                    .stderr
-                    .take()
-                    .and_then(|h| h.join().ok())
-                    .unwrap_or_default(),
-                None => String::new(),
-            };
-            Failure::new(
-                format!("a first line ending in the address, within {limit:?}"),
-                match status {
-                    Some(status) if !stderr.trim().is_empty() => format!(
-                        "the server exited ({status}), stderr: {:?}",
-                        stderr.trim_end()
-                    ),
-                    Some(status) => format!("the server exited ({status})"),
-                    None => "no line".to_string(),
-                },
-                "print a ready line such as `ready on 127.0.0.1:40123` \
-                 after binding (use the address from local_addr)",
-            )
-        })?;
+        let first = match server.lines.recv_timeout(limit) {
+            Ok(line) => line,
+            Err(error) => return Err(server.no_ready_line(error, limit)),
+        };
         let address = first
             .split_whitespace()
             .last()
@@ -456,8 +478,10 @@ impl Student {
                 Failure::new(
                     "a first line ending in the bound address",
                     format!("{first:?}"),
-                    "end the first line with local_addr(), e.g. \
-                     `The server is ready to receive on 127.0.0.1:40123`",
+                    "end the first line with the address the socket is \
+                     bound to, e.g. `The server is ready to receive on \
+                     127.0.0.1:40123` (Python: getsockname(); Rust: \
+                     local_addr())",
                 )
             })?;
         server.address = address;
@@ -472,15 +496,19 @@ pub struct Finished {
     pub stdout: String,
     pub stderr: String,
     pub limit: Duration,
+    /// Whether it was stopped for writing more than
+    /// [`process::OUTPUT_LIMIT`].
+    pub flooded: bool,
 }
 
 impl Finished {
-    fn not_started(error: std::io::Error) -> Finished {
+    fn not_started(why: String) -> Finished {
         Finished {
             status: None,
             stdout: String::new(),
-            stderr: format!("cannot start: {error}"),
+            stderr: why,
             limit: Duration::ZERO,
+            flooded: false,
         }
     }
 
@@ -496,22 +524,100 @@ pub struct RunningServer {
     /// The address from the ready line.
     pub address: SocketAddr,
     lines: Receiver<String>,
-    stderr: Option<JoinHandle<String>>,
+    stderr: Option<Capture>,
+    /// Bytes it wrote on stdout and stderr.
+    written: Arc<AtomicU64>,
+    /// Whether it was stopped for writing more than
+    /// [`process::OUTPUT_LIMIT`].
+    flooded: bool,
 }
 
 impl RunningServer {
-    /// Whether the process is still running.
+    /// Whether the process is still running. One that has written more
+    /// than [`process::OUTPUT_LIMIT`] is stopped here.
     pub fn alive(&mut self) -> bool {
+        if self.written.load(Ordering::Relaxed) > process::OUTPUT_LIMIT {
+            self.flooded = true;
+            stop_all(&mut self.child);
+            return false;
+        }
         matches!(self.child.try_wait(), Ok(None))
+    }
+
+    /// Whether it was stopped for writing without end.
+    pub fn flooded(&self) -> bool {
+        self.flooded
     }
 
     /// Stops the server and returns what it wrote on stderr.
     pub fn stop(mut self) -> String {
         stop_all(&mut self.child);
-        self.stderr
-            .take()
-            .and_then(|h| h.join().ok())
-            .unwrap_or_default()
+        self.stderr.take().map_or_else(String::new, |stderr| {
+            stderr.text_by(Instant::now() + process::PIPE_GRACE)
+        })
+    }
+
+    /// Why no ready line came: the program exited (with its last words),
+    /// or it runs and listens but its line is stuck in a buffer, or it
+    /// runs and says nothing.
+    fn no_ready_line(
+        &mut self,
+        error: mpsc::RecvTimeoutError,
+        limit: Duration,
+    ) -> Failure {
+        // A closed stdout means the program is exiting: give it a moment,
+        // so that its status and stderr can be shown.
+        let status = match error {
+            mpsc::RecvTimeoutError::Disconnected => self
+                .child
+                .wait_timeout(Duration::from_secs(1))
+                .ok()
+                .flatten(),
+            mpsc::RecvTimeoutError::Timeout => {
+                self.child.try_wait().ok().flatten()
+            }
+        };
+        let expected =
+            format!("a first line ending in the address, within {limit:?}");
+        let Some(status) = status else {
+            if let Some(port) = process::listening_port() {
+                return Failure::new(
+                    expected,
+                    format!(
+                        "no line, yet the program listens on port {port}: \
+                         its ready line is waiting in its output buffer"
+                    ),
+                    "flush standard output after the ready line: when \
+                     stdout is a pipe, not a terminal, output is kept in a \
+                     buffer until it fills. Python: print(..., flush=True); \
+                     Rust: println! already flushes at each line",
+                );
+            }
+            return Failure::new(
+                expected,
+                "no line",
+                "print a ready line such as `ready on 127.0.0.1:40123` \
+                 after binding (the address from local_addr in Rust, \
+                 getsockname() in Python), and flush it",
+            );
+        };
+        // Its last words say why, e.g. an unknown flag.
+        let stderr = self.stderr.take().map_or_else(String::new, |stderr| {
+            stderr.text_by(Instant::now() + process::PIPE_GRACE)
+        });
+        Failure::new(
+            expected,
+            if stderr.trim().is_empty() {
+                format!("the server exited ({status})")
+            } else {
+                format!(
+                    "the server exited ({status}), stderr: {:?}",
+                    stderr.trim_end()
+                )
+            },
+            "print a ready line such as `ready on 127.0.0.1:40123` after \
+             binding; see its stderr for why it stopped",
+        )
     }
 
     /// The address to connect to: a server bound to 0.0.0.0 or [::] is
@@ -534,8 +640,9 @@ impl Drop for RunningServer {
     }
 }
 
-/// Kills the program and every process it started (its process group),
-/// so that nothing keeps running, holding a port or a pipe open.
+/// Kills the program and every process it started (its process group,
+/// then every process left below the checker), so that nothing keeps
+/// running, holding a port or a pipe open.
 fn stop_all(child: &mut Child) {
     #[cfg(unix)]
     if let Ok(group) = i32::try_from(child.id()) {
@@ -547,6 +654,7 @@ fn stop_all(child: &mut Child) {
     }
     let _ = child.kill();
     let _ = child.wait();
+    process::kill_descendants();
 }
 
 /// Waits for `child` to exit, and kills it at `limit` or as soon as
@@ -577,25 +685,4 @@ fn wait_watched(
             return (None, ran);
         }
     }
-}
-
-fn collect(mut pipe: impl Read + Send + 'static) -> JoinHandle<String> {
-    thread::spawn(move || {
-        let mut bytes = Vec::new();
-        let _ = pipe.read_to_end(&mut bytes);
-        String::from_utf8_lossy(&bytes).into_owned()
-    })
-}
-
-fn forward_lines(pipe: impl Read + Send + 'static) -> Receiver<String> {
-    let (sender, receiver) = mpsc::channel();
-    thread::spawn(move || {
-        for line in BufReader::new(pipe).lines() {
-            let Ok(line) = line else { break };
-            if sender.send(line).is_err() {
-                break;
-            }
-        }
-    });
-    receiver
 }

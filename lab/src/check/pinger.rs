@@ -16,7 +16,7 @@ use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
 use super::{Criterion, Failure, Finished, Student};
-use crate::pinger_server::{Fate, LAB_DROP, PingerServer};
+use crate::pinger_server::LAB_DROP;
 
 /// The exercise's number of pings.
 const PINGS: usize = 10;
@@ -31,6 +31,9 @@ const LONGEST_WAIT: Duration = Duration::from_millis(2500);
 /// A pinger that sends nothing for this long is stuck: it is killed
 /// instead of waiting for [`RUN_LIMIT`].
 const SILENCE: Duration = Duration::from_secs(4);
+/// How long the first ping may take: a program's start (an interpreter,
+/// a wrapper script) can be slow on a loaded machine.
+pub(super) const FIRST_SILENCE: Duration = Duration::from_secs(10);
 /// The longest a whole run may take: ten pings with a pause of 1 s and a
 /// timeout of 1 s each fit with room to spare.
 const RUN_LIMIT: Duration = Duration::from_secs(30);
@@ -41,7 +44,23 @@ struct Ping {
     message: String,
     /// Whether the server sent the uppercase reply.
     answered: bool,
+    /// How long the server held the reply before sending it.
+    held: Duration,
 }
+
+/// How long the server holds its reply to each ping, by the ping's
+/// number: the RTTs then differ from ping to ping by more than any noise,
+/// and each printed RTT can be checked against what the server saw.
+const HOLD_MS: [u64; PINGS] = [15, 45, 80, 0, 0, 120, 30, 0, 100, 60];
+/// How much longer than the gap to the next ping a printed RTT may be.
+const RTT_SLACK_MS: f64 = 250.0;
+/// The timeout of the second run, where the server drops every ping: a
+/// fraction, as the page says `--timeout` must take.
+const SHORT_TIMEOUT: &str = "0.25";
+/// The gap after a lost ping that the short timeout allows: room for a
+/// loaded machine, short of the default second.
+const SHORT_WAIT: (Duration, Duration) =
+    (Duration::from_millis(100), Duration::from_millis(900));
 
 pub fn check(student: &Student) -> Vec<Criterion> {
     let names = [
@@ -51,8 +70,11 @@ pub fn check(student: &Student) -> Vec<Criterion> {
         "reports-timeouts",
         "prints-statistics",
         "exits-cleanly",
+        "measures-each-rtt",
+        "honours-the-timeout-flag",
+        "statistics-when-all-lost",
     ];
-    let server = match Server::start() {
+    let server = match Server::start(LAB_DROP) {
         Ok(server) => server,
         Err(error) => {
             let reason = format!("cannot start the checker's server: {error}");
@@ -62,24 +84,223 @@ pub fn check(student: &Student) -> Vec<Criterion> {
     let port = server.address.port().to_string();
     let args = ["--server-name", "127.0.0.1", "--server-port", &port];
     let started = Instant::now();
-    let finished = student.run_watched(&args, b"", RUN_LIMIT, || {
-        let last = server.pings().last().map_or(started, |ping| ping.at);
-        last.elapsed() > SILENCE
+    let finished = student.run_watched(&args, b"", RUN_LIMIT, || match server
+        .pings()
+        .last()
+    {
+        Some(ping) => ping.at.elapsed() > SILENCE,
+        None => started.elapsed() > FIRST_SILENCE,
     });
     let ended = Instant::now();
+    let server_address = server.address;
     let pings = server.stop();
+    let pings_sent = pings.len();
     let results = results(&finished.stdout);
     vec![
         Criterion::from(names[0], sends_ten_pings(&pings, &finished)),
         Criterion::from(names[1], waits(&pings, &finished, ended)),
-        Criterion::from(names[2], reports_replies(&pings, &finished)),
+        Criterion::from(
+            names[2],
+            reports_replies(&pings, &finished, server_address),
+        ),
         Criterion::from(
             names[3],
             reports_timeouts(&pings, &results, &finished),
         ),
         Criterion::from(names[4], prints_statistics(&pings, &finished)),
         Criterion::from(names[5], exits_cleanly(&finished)),
+        Criterion::from(names[6], measures_each_rtt(&pings, &finished, ended)),
     ]
+    .into_iter()
+    .chain(if pings_sent == 0 {
+        // A second run would only wait as long again.
+        names[7..]
+            .iter()
+            .map(|name| {
+                Criterion::fail(
+                    name,
+                    "a pinger that sends its pings",
+                    "the first run sent no ping",
+                    "see sends-ten-pings",
+                )
+            })
+            .collect()
+    } else {
+        all_lost(student, &names[7..])
+    })
+    .collect()
+}
+
+/// The second run: `--timeout 0.25` against a server that drops every
+/// ping.
+fn all_lost(student: &Student, names: &[&'static str]) -> Vec<Criterion> {
+    let server = match Server::start(1.0) {
+        Ok(server) => server,
+        Err(error) => {
+            let reason = format!("cannot start the checker's server: {error}");
+            return Criterion::skip_all(names, &reason);
+        }
+    };
+    let port = server.address.port().to_string();
+    let args = [
+        "--server-name",
+        "127.0.0.1",
+        "--server-port",
+        &port,
+        "--timeout",
+        SHORT_TIMEOUT,
+    ];
+    let started = Instant::now();
+    let finished = student.run_watched(&args, b"", RUN_LIMIT, || match server
+        .pings()
+        .last()
+    {
+        Some(ping) => ping.at.elapsed() > SILENCE,
+        None => started.elapsed() > FIRST_SILENCE,
+    });
+    let ended = Instant::now();
+    let pings = server.stop();
+    let shown = format!("--timeout {SHORT_TIMEOUT}");
+    let flag = honours_the_timeout_flag(&pings, &finished, ended, &shown);
+    let statistics = if pings.len() == PINGS && !finished.killed() {
+        Criterion::from(names[1], statistics_when_all_lost(&finished))
+    } else {
+        Criterion::skip(
+            names[1],
+            format!(
+                "the run with {shown} did not send its ten pings (see \
+                 {})",
+                names[0]
+            ),
+        )
+    };
+    vec![Criterion::from(names[0], flag), statistics]
+}
+
+/// With `--timeout 0.25`, the next ping comes 0.1 s to 0.9 s after each
+/// lost one.
+fn honours_the_timeout_flag(
+    pings: &[Ping],
+    finished: &Finished,
+    ended: Instant,
+    shown: &str,
+) -> Result<(), Failure> {
+    let expected = format!(
+        "with {shown} and every ping lost, ten pings, each {:?} to {:?} \
+         after the one before",
+        SHORT_WAIT.0, SHORT_WAIT.1
+    );
+    let hint = "read --timeout as seconds with a fraction (Python: \
+                float(...); Rust: parse::<f64>() then \
+                Duration::from_secs_f64) and use it as the read timeout";
+    if pings.len() < PINGS {
+        return Err(Failure::new(
+            expected,
+            format!("{} ping(s); {}", pings.len(), ending(finished)),
+            hint,
+        ));
+    }
+    for seq in 1..=pings.len() {
+        let next = pings.get(seq).map_or(ended, |ping| ping.at);
+        let waited = next.duration_since(pings[seq - 1].at);
+        if waited < SHORT_WAIT.0 || waited > SHORT_WAIT.1 {
+            return Err(Failure::new(
+                expected,
+                format!(
+                    "ping {seq} was lost and the {} came {waited:.2?} later",
+                    if seq < pings.len() {
+                        "next ping"
+                    } else {
+                        "end"
+                    }
+                ),
+                hint,
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// When every ping is lost, the statistics line ends after `100% loss`.
+fn statistics_when_all_lost(finished: &Finished) -> Result<(), Failure> {
+    let expected = "a line `10 sent, 0 received, 100% loss` and nothing after \
+                    it: with no reply there is no RTT";
+    let line = finished.stdout.lines().rev().find(|l| l.contains("% loss"));
+    let figures = line.map(statistics);
+    let right = line.is_some_and(|line| line.trim_end().ends_with("100% loss"))
+        && figures.as_ref().is_some_and(|f| {
+            f.sent == Some(PINGS as u32) && f.received == Some(0)
+        });
+    if right {
+        return Ok(());
+    }
+    Err(Failure::new(
+        expected,
+        match line {
+            Some(line) => format!("{line:?}"),
+            None => format!("no line with `% loss`; {}", ending(finished)),
+        },
+        "when no reply came, print the counts and the loss only: a minimum \
+         or mean of no RTT at all does not exist (Python's min() of an \
+         empty list raises ValueError; Rust's iter().min() gives None)",
+    ))
+}
+
+/// Each printed RTT lies between how long the server held the reply and
+/// the time from the ping to the next one (or to the end of the run).
+fn measures_each_rtt(
+    pings: &[Ping],
+    finished: &Finished,
+    ended: Instant,
+) -> Result<(), Failure> {
+    let lines: Vec<&str> = finished.stdout.lines().collect();
+    let mut measured = 0;
+    for (index, ping) in pings.iter().enumerate() {
+        if !ping.answered {
+            continue;
+        }
+        let seq = index + 1;
+        let reply = ping.message.to_uppercase();
+        let Some(shown) = lines
+            .iter()
+            .find(|line| line.contains(&reply))
+            .and_then(|line| rtt(line))
+        else {
+            continue;
+        };
+        measured += 1;
+        let next = pings.get(seq).map_or(ended, |ping| ping.at);
+        // The RTT holds the time the server held the reply (less 1 ms
+        // for rounding). It cannot be much longer than the gap to the
+        // next ping; the slack covers the server's own delay in taking
+        // the ping in, which its clock does not see, on a loaded machine.
+        let held = ping.held.as_secs_f64() * 1000.0;
+        let gap = next.duration_since(ping.at).as_secs_f64() * 1000.0;
+        let (least, most) = (held - 1.0, gap + RTT_SLACK_MS);
+        if shown < least || shown > most {
+            return Err(Failure::new(
+                format!(
+                    "for ping {seq}, an RTT in milliseconds from {:.0} to \
+                     {most:.0}: the server held the reply {held:.0} ms, and \
+                     the next ping came {gap:.0} ms after this one",
+                    least.max(0.0),
+                ),
+                format!("RTT {shown}"),
+                "take the time just before sending and again just after the \
+                 reply arrives, and print the difference in milliseconds \
+                 (Python: time.perf_counter(), times 1000; Rust: \
+                 Instant::now() and .elapsed().as_secs_f64() * 1000.0)",
+            ));
+        }
+    }
+    if measured == 0 {
+        return Err(Failure::new(
+            "a reply line with an RTT for each answered ping",
+            "none (see reports-replies)",
+            "print each reply with `RTT` and the time in milliseconds",
+        ));
+    }
+    Ok(())
 }
 
 /// The checker's pinger server, running in a thread until stopped.
@@ -91,7 +312,8 @@ struct Server {
 }
 
 impl Server {
-    fn start() -> std::io::Result<Server> {
+    /// Starts the server; it drops each ping with probability `drop`.
+    fn start(drop: f64) -> std::io::Result<Server> {
         let socket = UdpSocket::bind("127.0.0.1:0")?;
         // Wakes the thread now and then to see whether to stop.
         socket.set_read_timeout(Some(Duration::from_millis(20)))?;
@@ -101,18 +323,36 @@ impl Server {
         let thread = {
             let pings = Arc::clone(&pings);
             let stop = Arc::clone(&stop);
-            let mut server = PingerServer::new(socket, LAB_DROP, SEED);
+            // The draws of pinger-server with the same seed: one per
+            // datagram, in the order they come.
+            let mut rng = fastrand::Rng::with_seed(SEED);
             thread::spawn(move || {
+                let mut buffer = [0; 2048];
                 while !stop.load(Ordering::Relaxed) {
                     // A timeout, or an error about one datagram: either
                     // way, the next datagram is what matters.
-                    let Ok(served) = server.serve_one() else {
+                    let Ok((length, from)) = socket.recv_from(&mut buffer)
+                    else {
                         continue;
                     };
+                    let at = Instant::now();
+                    let message =
+                        String::from_utf8_lossy(&buffer[..length]).into_owned();
+                    let answered = rng.f64() >= drop;
+                    let mut held = Duration::ZERO;
+                    if answered {
+                        let count = lock(&pings).len();
+                        let hold = HOLD_MS.get(count).copied().unwrap_or(0);
+                        thread::sleep(Duration::from_millis(hold));
+                        held = at.elapsed();
+                        let reply = message.to_uppercase();
+                        let _ = socket.send_to(reply.as_bytes(), from);
+                    }
                     lock(&pings).push(Ping {
-                        at: Instant::now(),
-                        message: served.message,
-                        answered: matches!(served.fate, Fate::Replied),
+                        at,
+                        message,
+                        answered,
+                        held,
                     });
                 }
             })
@@ -155,12 +395,22 @@ pub(super) fn ending(finished: &Finished) -> String {
         None if finished.limit.is_zero() => {
             "the program did not start".to_string()
         }
+        None if finished.flooded => format!(
+            "the program wrote more than {} MiB and was stopped",
+            super::process::OUTPUT_LIMIT >> 20
+        ),
         None => format!(
             "the program was still running after {:?} and was killed",
             finished.limit
         ),
     };
-    if let Some(line) = finished.stderr.lines().find(|l| !l.trim().is_empty()) {
+    let mut said = finished.stderr.lines().filter(|l| !l.trim().is_empty());
+    if let Some(first) = said.next() {
+        // A Python traceback says what happened on its last line.
+        let line = match said.next_back() {
+            Some(last) if first.starts_with("Traceback") => last,
+            _ => first,
+        };
         let _ = write!(text, ", stderr: {line:?}");
     }
     text
@@ -337,7 +587,11 @@ fn rtt(line: &str) -> Option<f64> {
 
 /// Every answered ping has a line with the server's reply and its RTT,
 /// in ping order.
-fn reports_replies(pings: &[Ping], finished: &Finished) -> Result<(), Failure> {
+fn reports_replies(
+    pings: &[Ping],
+    finished: &Finished,
+    server: SocketAddr,
+) -> Result<(), Failure> {
     let lines: Vec<&str> = finished.stdout.lines().collect();
     let mut after = 0; // replies must come in ping order
     let mut answered = 0;
@@ -371,13 +625,23 @@ fn reports_replies(pings: &[Ping], finished: &Finished) -> Result<(), Failure> {
             ));
         }
         after = found;
+        let from = format!("Reply from {server}: {reply}");
+        if !lines[found].contains(&from) {
+            return Err(Failure::new(
+                format!("for ping {seq}, a line with {from:?}"),
+                format!("{:?}", lines[found]),
+                "print `Reply from`, the address the reply came from (the \
+                 second value recvfrom returns), `: ` and the reply",
+            ));
+        }
         if rtt(lines[found]).is_none() {
             return Err(Failure::new(
                 expected,
                 format!("{:?}", lines[found]),
-                "measure the time from send to reply (Instant::now() \
-                 before sending, .elapsed() after receiving) and print it \
-                 after `RTT`",
+                "measure the time from send to reply and print it after \
+                 `RTT`, in milliseconds (Python: time.perf_counter() \
+                 before sendto and after recvfrom; Rust: Instant::now() \
+                 before sending, .elapsed() after receiving)",
             ));
         }
     }
@@ -533,16 +797,26 @@ fn prints_statistics(
     let close = |a: f64, b: f64| (a - b).abs() <= 0.01 + 0.05 * a.max(b);
     let smallest = shown.iter().copied().reduce(f64::min);
     let largest = shown.iter().copied().reduce(f64::max);
+    let mean = (!shown.is_empty())
+        .then(|| shown.iter().sum::<f64>() / shown.len() as f64);
     let consistent = min <= avg
         && avg <= max
         && smallest.is_none_or(|s| close(s, min))
-        && largest.is_none_or(|l| close(l, max));
+        && largest.is_none_or(|l| close(l, max))
+        && mean.is_none_or(|m| close(m, avg));
     if !consistent {
         return Err(Failure::new(
-            "min <= avg <= max, where min and max are the smallest and the \
-             largest RTT printed for the replies",
+            format!(
+                "min, avg and max of the RTTs printed for the replies: {}",
+                match (smallest, mean, largest) {
+                    (Some(s), Some(m), Some(l)) =>
+                        format!("{s:.3}/{m:.3}/{l:.3}"),
+                    _ => "min <= avg <= max".to_string(),
+                }
+            ),
             format!("{line:?}"),
-            "average the RTTs of the replies only: a lost ping has no RTT",
+            "average the RTTs of the replies only: a lost ping has no RTT \
+             (divide their sum by the number of replies, not of pings)",
         ));
     }
     Ok(())

@@ -25,6 +25,7 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
+use super::pinger::FIRST_SILENCE;
 use super::pinger::ending;
 use super::{Criterion, Failure, Finished, Student};
 
@@ -55,6 +56,17 @@ struct Seen {
     last: Instant,
 }
 
+impl Seen {
+    /// Whether the client has sent nothing for too long: [`SILENCE`]
+    /// after a datagram, [`FIRST_SILENCE`] before the first.
+    fn silent(&self) -> bool {
+        let started = self.attempts.iter().any(|a| !a.is_empty())
+            || !self.strays.is_empty();
+        let limit = if started { SILENCE } else { FIRST_SILENCE };
+        self.last.elapsed() > limit
+    }
+}
+
 pub fn check(student: &Student) -> Vec<Criterion> {
     let names = [
         "answers-every-line",
@@ -63,6 +75,8 @@ pub fn check(student: &Student) -> Vec<Criterion> {
         "ignores-stale-replies",
         "gives-up-after-retries",
         "keeps-going-after-a-failure",
+        "prints-exactly-the-result-lines",
+        "exits-0-when-all-answered",
     ];
     let server = match Server::start() {
         Ok(server) => server,
@@ -84,10 +98,12 @@ pub fn check(student: &Student) -> Vec<Criterion> {
     let finished =
         student.run_watched(&args, stdin.as_bytes(), RUN_LIMIT, || {
             let seen = server.seen();
-            seen.last.elapsed() > SILENCE
+            seen.silent()
                 || seen.attempts.iter().any(|a| a.len() > TOO_MANY_ATTEMPTS)
         });
     let seen = server.stop();
+    let sent_nothing =
+        seen.attempts.iter().all(Vec::is_empty) && seen.strays.is_empty();
     let results = results(&finished.stdout);
     let run = Run {
         seen,
@@ -101,7 +117,60 @@ pub fn check(student: &Student) -> Vec<Criterion> {
         Criterion::from(names[3], run.ignores_stale_replies()),
         Criterion::from(names[4], run.gives_up_after_retries()),
         Criterion::from(names[5], run.keeps_going_after_a_failure()),
+        Criterion::from(names[6], run.prints_exactly_the_result_lines()),
+        if sent_nothing {
+            // A second run would only wait as long again.
+            Criterion::fail(
+                names[7],
+                "a client that sends its lines",
+                "the first run sent nothing",
+                format!("see {}", names[0]),
+            )
+        } else {
+            all_answered(student, names[7])
+        },
     ]
+}
+
+/// A second run, of one line that the server answers at once: the exit
+/// status must then be 0.
+fn all_answered(student: &Student, name: &'static str) -> Criterion {
+    let server = match Server::start() {
+        Ok(server) => server,
+        Err(error) => {
+            return Criterion::skip(
+                name,
+                format!("cannot start the checker's server: {error}"),
+            );
+        }
+    };
+    let port = server.address.port().to_string();
+    let args = [
+        "--server-name",
+        "127.0.0.1",
+        "--server-port",
+        &port,
+        "--timeout",
+        TIMEOUT,
+    ];
+    // `echo` is the line the server answers at once.
+    let stdin = format!("{}\n", LINES[4]);
+    let finished =
+        student.run_watched(&args, stdin.as_bytes(), RUN_LIMIT, || {
+            server.seen().silent()
+        });
+    drop(server.stop());
+    let result = match finished.status {
+        Some(status) if status.success() => Ok(()),
+        _ => Err(Failure::new(
+            "with one input line, answered at once: exit status 0",
+            ending(&finished),
+            "exit with status 0 when every line got its answer (Python: \
+             reach the end of the program, or sys.exit(0); sys.exit(\"some \
+             text\") exits with 1)",
+        )),
+    };
+    Criterion::from(name, result)
 }
 
 /// The checker's scripted uppercase server, in a thread until stopped.
@@ -340,7 +409,9 @@ impl Run {
             [_] => Err(Failure::new(
                 expected,
                 format!("it was sent once; {}", ending(&self.finished)),
-                "when recv_from times out, send the same request again",
+                "when the wait for the answer times out, send the same \
+                 request again (Python: catch socket.timeout; Rust: match \
+                 the WouldBlock or TimedOut error of recv_from)",
             )),
             [first, second, ..] => {
                 let gap = second.duration_since(*first);
@@ -503,6 +574,62 @@ impl Run {
                 expected,
                 ending(&self.finished),
                 "exit with status 1 at the end when a line got no reply",
+            ));
+        }
+        if !self
+            .finished
+            .stderr
+            .lines()
+            .any(|line| line.starts_with("error: "))
+        {
+            return Err(Failure::new(
+                "a line `error: ...` on standard error before exit status 1",
+                format!(
+                    "exit status 1, stderr: {:?}",
+                    self.finished.stderr.trim_end()
+                ),
+                "say why the client failed on standard error, e.g. `error: 1 \
+                 line(s) got no reply` (Python: sys.exit(\"error: ...\") \
+                 prints it there and exits with 1; Rust: eprintln! and \
+                 std::process::exit(1))",
+            ));
+        }
+        Ok(())
+    }
+
+    /// Standard output holds one result line per input line, in the
+    /// page's words, and nothing else.
+    fn prints_exactly_the_result_lines(&self) -> Result<(), Failure> {
+        let lines: Vec<&str> = self.finished.stdout.lines().collect();
+        let expected = format!(
+            "{} lines on standard output, each `From Server: ` and an \
+             answer without its tag, or `No reply to line <n> after <k> \
+             attempts`",
+            LINES.len()
+        );
+        let hint = "print only the result lines on standard output, the \
+                    answer without its tag (`From Server: ALPHA`); notes go \
+                    to standard error (Python: print(..., file=sys.stderr); \
+                    Rust: eprintln!)";
+        let well_formed = |line: &str| {
+            if let Some(answer) = line.strip_prefix("From Server: ") {
+                return LINES.iter().any(|l| answer == l.to_uppercase());
+            }
+            let words: Vec<&str> = line.split(' ').collect();
+            matches!(
+                words[..],
+                ["No", "reply", "to", "line", n, "after", k, "attempts"]
+                    if n.parse::<u32>().is_ok() && k.parse::<u32>().is_ok()
+            )
+        };
+        if let Some(line) = lines.iter().find(|line| !well_formed(line)) {
+            return Err(Failure::new(expected, format!("{line:?}"), hint));
+        }
+        if lines.len() != LINES.len() {
+            return Err(Failure::new(
+                expected,
+                format!("{} line(s); {}", lines.len(), ending(&self.finished)),
+                hint,
             ));
         }
         Ok(())

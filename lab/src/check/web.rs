@@ -32,11 +32,13 @@ const INDEX: &str = "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n\
 const NOTES: &str = "straße 안녕 — the length is counted in bytes\n";
 const PICTURE: &str = "<svg xmlns=\"http://www.w3.org/2000/svg\" \
     width=\"8\" height=\"8\"><rect width=\"8\" height=\"8\"/></svg>\n";
+/// The file whose name needs decoding: `my notes.txt` and `café.txt`.
+const SPACED: &str = "found after decoding the name\n";
 /// The words of the file outside the folder; no response may hold them.
 const SECRET: &str = "SECRET-5e1f: this file is outside the served folder";
 
 /// Every criterion, in the order they are reported.
-const CRITERIA: [&str; 11] = [
+const CRITERIA: [&str; 12] = [
     "prints-its-address",
     "serves-index",
     "correct-content-length",
@@ -44,6 +46,7 @@ const CRITERIA: [&str; 11] = [
     "serves-binary-files-exactly",
     "answers-404",
     "refuses-path-escape",
+    "decodes-percent-escapes",
     "rejects-malformed-requests",
     "rejects-other-methods",
     "handles-a-slow-request",
@@ -89,6 +92,7 @@ pub fn check(student: &Student) -> Vec<Criterion> {
     criteria.push(serves_binary_files_exactly(address, &folder));
     criteria.push(answers_404(address));
     criteria.push(refuses_path_escape(address, &folder));
+    criteria.push(decodes_percent_escapes(address));
     criteria.push(rejects_malformed_requests(address));
     criteria.push(rejects_other_methods(address));
     criteria.push(handles_a_slow_request(address));
@@ -192,12 +196,21 @@ fn serves_binary_files_exactly(
 
 fn answers_404(address: SocketAddr) -> Criterion {
     let result = get(address, "/no-such-page.html").and_then(|response| {
-        if response.status == 404 {
+        let html = response
+            .header("content-type")
+            .is_some_and(|kind| kind.starts_with("text/html"));
+        if response.status == 404 && html && !response.body.is_empty() {
             return Ok(());
         }
         Err(Failure::new(
-            "GET /no-such-page.html: status 404",
-            response.status_line(),
+            "GET /no-such-page.html: status 404, with a small HTML page \
+             (Content-Type text/html) as its body",
+            format!(
+                "{}, Content-Type {:?}, a body of {} bytes",
+                response.status_line(),
+                response.header("content-type").unwrap_or_default(),
+                response.body.len()
+            ),
             "when the file cannot be opened, answer `HTTP/1.1 404 Not \
              Found` with a small HTML body",
         ))
@@ -206,6 +219,32 @@ fn answers_404(address: SocketAddr) -> Criterion {
 }
 
 /// None of the ways out of the folder returns the secret file.
+/// `GET /my%20notes.txt` and `GET /caf%C3%A9.txt` give the files
+/// `my notes.txt` and `café.txt`: escapes are decoded, as UTF-8 bytes.
+fn decodes_percent_escapes(address: SocketAddr) -> Criterion {
+    let result = [
+        ("/my%20notes.txt", "my notes.txt"),
+        ("/caf%C3%A9.txt", "café.txt"),
+    ]
+    .iter()
+    .try_for_each(|(target, file)| {
+        let response = get(address, target)?;
+        response.expect_file(SPACED.as_bytes(), &format!("GET {target}"), file)
+    });
+    Criterion::from(
+        "decodes-percent-escapes",
+        result.map_err(|mut failure| {
+            failure.hint =
+                "decode each %XX into its byte before looking for the \
+                        file, then read the bytes as UTF-8 (Python: \
+                        urllib.parse.unquote; Rust: a small loop over the \
+                        bytes, or the percent-encoding crate)"
+                    .to_string();
+            failure
+        }),
+    )
+}
+
 fn refuses_path_escape(address: SocketAddr, folder: &Folder) -> Criterion {
     // The secret's own absolute path, and with a second `/` in front: a
     // server that joins an absolute path to its folder gets the secret.
@@ -216,6 +255,11 @@ fn refuses_path_escape(address: SocketAddr, folder: &Folder) -> Criterion {
         "/%2e%2e/secret.txt",
         "/%2E%2E%2Fsecret.txt",
         "/./../secret.txt",
+        // A folder beside the served one whose name starts with the
+        // same letters: a server that compares the normalised path with
+        // the folder's as strings takes it for a part of its folder.
+        "/../site-secret/secret.txt",
+        "/%2e%2e/site-secret/secret.txt",
         &absolute,
         &doubled,
     ];
@@ -240,7 +284,9 @@ fn refuses_path_escape(address: SocketAddr, folder: &Folder) -> Criterion {
                 if leaked { " with the secret file" } else { "" }
             ),
             "decode %XX first, then refuse any `..` segment; never join an \
-             absolute path to the folder",
+             absolute path to the folder; and compare paths by components, \
+             not as strings (/srv/site-secret starts with the string \
+             /srv/site). Python: Path.is_relative_to; Rust: Path::starts_with",
         ))
     });
     Criterion::from("refuses-path-escape", result)
@@ -291,7 +337,9 @@ fn handles_a_slow_request(address: SocketAddr) -> Criterion {
     });
     let result = result.map_err(|mut failure| {
         failure.hint = "read lines until the empty line that ends the \
-                        headers, however many reads that takes (BufReader)"
+                        headers, however many reads that takes (Python: \
+                        recv in a loop until b'\\r\\n\\r\\n' has come; \
+                        Rust: a BufReader and read_line)"
             .to_string();
         failure
     });
@@ -639,8 +687,15 @@ impl Folder {
             top,
             binary: binary(),
         };
-        let files: [(&Path, &[u8]); 6] = [
+        std::fs::create_dir_all(folder.top.join("site-secret"))?;
+        let files: [(&Path, &[u8]); 9] = [
             (&folder.secret, SECRET.as_bytes()),
+            (
+                &folder.top.join("site-secret/secret.txt"),
+                SECRET.as_bytes(),
+            ),
+            (&folder.site.join("my notes.txt"), SPACED.as_bytes()),
+            (&folder.site.join("café.txt"), SPACED.as_bytes()),
             (&folder.site.join("index.html"), INDEX.as_bytes()),
             (&folder.site.join("notes.txt"), NOTES.as_bytes()),
             (&folder.site.join("image.png"), &folder.binary),
