@@ -178,8 +178,7 @@ fn ensure_debian_packages(packages: &[(&str, bool)]) -> Result<(), String> {
 }
 
 /// The font file of Debian's fonts-noto-cjk, which renders Hangul.
-const CJK_FONT: &str =
-    "/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc";
+const CJK_FONT: &str = "/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc";
 
 /// Where the browser tests look for it, in the same order.
 fn chromium_installed() -> bool {
