@@ -26,6 +26,10 @@ use headless_chrome::util::Wait;
 use headless_chrome::{Browser, LaunchOptions, Tab};
 use serde_json::Value;
 
+// The Korean edition's tests, in this binary to share its book and browser.
+#[path = "book/korean.rs"]
+mod korean;
+
 /// How long the book may take to build and serve: the first run compiles
 /// the xtask (mdBook and all) from scratch.
 const SERVE_LIMIT: Duration = Duration::from_secs(15 * 60);
@@ -262,6 +266,14 @@ impl Window {
     /// its fonts have loaded; returns the problems seen meanwhile.
     fn load(&self, page: &str) -> Vec<String> {
         let url = format!("{}{page}", self.base);
+        // Through a blank page, so that a URL differing only in its
+        // #anchor still loads a new document.
+        if page.contains('#') {
+            self.tab
+                .navigate_to("about:blank")
+                .and_then(|tab| tab.wait_until_navigated())
+                .expect("cannot load about:blank");
+        }
         self.problems.lock().unwrap().clear();
         // A flag on the old document tells it from the new one.
         self.eval("window.replacedByTheNextPage = true");
@@ -334,20 +346,40 @@ impl Window {
             }})()"
         ));
         let number = |i: usize| area[i].as_f64().unwrap();
+        let clip = Page::Viewport {
+            x: 0.0,
+            y: number(0) - 30.0,
+            width: number(2),
+            height: number(1) - number(0) + 40.0,
+            scale: 1.0,
+        };
+        self.capture(Some(clip), file)
+    }
+
+    /// Saves a PNG of what the viewport shows.
+    fn screenshot_viewport(&self, file: &str) -> PathBuf {
+        self.capture(None, file)
+    }
+
+    /// The path of the current page below the site's root.
+    fn page(&self) -> String {
+        let url = self.eval("window.location.href");
+        let url = url.as_str().unwrap();
+        url.strip_prefix(&self.base).unwrap_or(url).to_string()
+    }
+
+    /// Saves a PNG of `clip` (beyond the viewport if need be), or of the
+    /// viewport, as target/screenshots/`file`.
+    fn capture(&self, clip: Option<Page::Viewport>, file: &str) -> PathBuf {
+        let beyond = clip.is_some().then_some(true);
         let png = self
             .tab
             .call_method(Page::CaptureScreenshot {
                 format: Some(Page::CaptureScreenshotFormatOption::Png),
                 quality: None,
-                clip: Some(Page::Viewport {
-                    x: 0.0,
-                    y: number(0) - 30.0,
-                    width: number(2),
-                    height: number(1) - number(0) + 40.0,
-                    scale: 1.0,
-                }),
+                clip,
                 from_surface: Some(true),
-                capture_beyond_viewport: Some(true),
+                capture_beyond_viewport: beyond,
                 optimize_for_speed: None,
             })
             .expect("cannot take a screenshot")
